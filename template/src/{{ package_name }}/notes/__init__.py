@@ -1,0 +1,1 @@
+"""The example domain: notes with tags. Copy its shape for your own domains."""
