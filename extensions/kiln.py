@@ -46,6 +46,8 @@ PINS: dict[str, str] = {
     "pytest-asyncio": "1.5.0",
     "pytest-benchmark": "5.3.1",
     "pytest-cov": "7.1.0",
+    "pyyaml": "6.0.3",
+    "types-pyyaml": "6.0.12.20261113",
     "ruff": "0.17.6",
     # images and CI actions
     "uv": "0.13.9",

