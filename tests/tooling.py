@@ -13,7 +13,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 # Settings a developer's shell may carry that must not leak into a rendered project's run.
-LEAKY_VARIABLES = ("VIRTUAL_ENV", "DATABASE_URL", "DB_HOST", "ENVIRONMENT", "UV_PROJECT_ENVIRONMENT")
+LEAKY_VARIABLES = (
+    "VIRTUAL_ENV",
+    "DATABASE_URL",
+    "DB_HOST",
+    "ENVIRONMENT",
+    "UV_PROJECT_ENVIRONMENT",
+)
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 
 
@@ -77,7 +83,10 @@ def wait_for_http(url: str, *, seconds: float = 60) -> tuple[int, bytes]:
 
 def create_database(name: str) -> str:
     """A fresh database on the machine's PostgreSQL; returns its URL."""
-    for statement in (f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'):
+    for statement in (
+        f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+        f'CREATE DATABASE "{name}"',
+    ):
         subprocess.run(
             ["psql", f"{LOCAL_POSTGRES}/postgres", "-q", "-c", statement],
             check=True,
@@ -88,7 +97,13 @@ def create_database(name: str) -> str:
 
 def drop_database(name: str) -> None:
     subprocess.run(
-        ["psql", f"{LOCAL_POSTGRES}/postgres", "-q", "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
+        [
+            "psql",
+            f"{LOCAL_POSTGRES}/postgres",
+            "-q",
+            "-c",
+            f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+        ],
         check=False,
         capture_output=True,
     )
@@ -99,7 +114,7 @@ def start_server(
 ) -> subprocess.Popen[str]:
     uv = shutil.which("uv")
     assert uv
-    return subprocess.Popen(  # noqa: S603 - our own command line
+    return subprocess.Popen(
         [uv, *command[1:]] if command[0] == "uv" else list(command),
         cwd=project,
         env=project_environment(env),
