@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.rendering import REPO_ROOT
+from kiln_tools.rendering import REPO_ROOT
 
 
 def test_docs_site_builds_strictly(tmp_path: Path) -> None:

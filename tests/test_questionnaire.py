@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.rendering import render
+from kiln_tools.rendering import render
 
 REFUSED = [
     ({"project_name": "   "}, "Type a project name"),

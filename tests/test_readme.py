@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.rendering import REPO_ROOT
-from tests.tooling import project_environment, run
+from kiln_tools.rendering import REPO_ROOT
+from kiln_tools.tooling import project_environment, run
 
 pytestmark = pytest.mark.slow
 

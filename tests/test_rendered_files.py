@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.rendering import REPO_ROOT, render
+from kiln_tools.checks import blank_line_debris, stray_jinja
+from kiln_tools.rendering import REPO_ROOT, render
 
 RENDERS = {
     "default": {},
@@ -17,9 +18,6 @@ RENDERS = {
     "longest-names": {"project_name": "Enterprise Order Fulfilment Svcs"},
     "python-3.13": {"python_version": "3.13"},
 }
-TEXT_SUFFIXES = {".py", ".md", ".toml", ".yml", ".yaml", ".ini", ".mako", ".txt", ".example", ""}
-# Jinja delimiters as a template writes them (GitHub's `${{ }}` expressions are not Jinja).
-STRAY_JINJA = re.compile(r"(?<!\$)\{\{\s|\{%-?\s|\s-?%\}|\{#\s|\s#\}")
 
 
 @pytest.fixture(scope="module", params=list(RENDERS), ids=list(RENDERS))
@@ -29,35 +27,12 @@ def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     return render(template, destination, RENDERS[request.param], run_tasks=False)
 
 
-def _text_files(project: Path) -> list[Path]:
-    return [
-        path
-        for path in project.rglob("*")
-        if path.is_file() and (path.suffix in TEXT_SUFFIXES or path.name.startswith("."))
-    ]
-
-
 def test_no_stray_jinja(project: Path) -> None:
-    offenders = [
-        f"{path.relative_to(project)}:{number}"
-        for path in _text_files(project)
-        for number, line in enumerate(path.read_text().splitlines(), 1)
-        if STRAY_JINJA.search(line)
-    ]
-    assert not offenders
+    assert not stray_jinja(project)
 
 
 def test_no_blank_line_debris(project: Path) -> None:
-    for path in _text_files(project):
-        text = path.read_text()
-        name = path.relative_to(project)
-        if not text:
-            continue  # an empty package marker
-        assert text.endswith("\n"), f"{name}: no newline at the end"
-        assert not text.endswith("\n\n"), f"{name}: blank lines at the end"
-        assert "\n\n\n\n" not in text, f"{name}: runs of blank lines"
-        trailing = [n for n, line in enumerate(text.splitlines(), 1) if line != line.rstrip()]
-        assert not trailing, f"{name}: trailing whitespace on lines {trailing}"
+    assert not blank_line_debris(project)
 
 
 def test_lint_and_format_clean_as_rendered(project: Path) -> None:

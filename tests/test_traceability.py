@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.rendering import REPO_ROOT, render
+from kiln_tools.rendering import REPO_ROOT, render
 
 TABLE = REPO_ROOT / "docs" / "traceability.md"
 CATALOGUE_SIZES = {

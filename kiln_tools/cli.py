@@ -1,0 +1,126 @@
+"""`kiln`: the maintainer CLI. `kiln matrix list`, `kiln matrix check`, `kiln render ID DEST`."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kiln_tools.matrix import Combination, combinations, dimensions, pairwise, select
+from kiln_tools.rendering import render, snapshot_template
+from kiln_tools.steps import STEPS, Build, Workshop, check
+
+app = typer.Typer(no_args_is_help=True, help=__doc__)
+matrix_app = typer.Typer(no_args_is_help=True, help="The flag matrix derived from copier.yml.")
+app.add_typer(matrix_app, name="matrix")
+
+OnlyOption = Annotated[list[str], typer.Option("--only", help="Combination id (repeatable)")]
+FlagOption = Annotated[list[str], typer.Option("--flag", help="name=value filter (repeatable)")]
+PairwiseOption = Annotated[bool, typer.Option(help="Only a pairwise covering subset")]
+Results = dict[str, tuple[Build | None, str]]
+
+
+def _chosen(only: list[str], flags: list[str], *, pairs: bool) -> list[Combination]:
+    dims = dimensions()
+    chosen = select(pairwise(dims) if pairs else combinations(dims), only=only, flags=flags)
+    if not chosen:
+        typer.echo("no combination matches", err=True)
+        raise typer.Exit(2)
+    return chosen
+
+
+@matrix_app.command("list")
+def list_combinations(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+    pairs: PairwiseOption = False,
+) -> None:
+    """Every combination: its id and its answers."""
+    chosen = _chosen([], [], pairs=pairs)
+    if as_json:
+        typer.echo(json.dumps([{"id": c.id, "answers": dict(c.answers)} for c in chosen]))
+        return
+    for combination in chosen:
+        answers = " ".join(f"{k}={v}" for k, v in combination.answers.items()) or "(no flags yet)"
+        typer.echo(f"{combination.id:40} {answers}")
+
+
+@matrix_app.command("check")
+def check_combinations(
+    only: OnlyOption = [],  # noqa: B006 - typer reads the default, never mutates it
+    flag: FlagOption = [],  # noqa: B006
+    jobs: Annotated[int, typer.Option("-j", "--jobs", min=1, help="Combinations at once")] = 2,
+    pairs: PairwiseOption = False,
+) -> None:
+    """Render, install and prove each chosen combination; a table of step times at the end."""
+    chosen = _chosen(only, flag, pairs=pairs)
+    dims = dimensions()
+    workshop = Workshop()
+    lock = threading.Lock()
+    results: Results = {}
+    started = time.perf_counter()
+
+    def report(combination_id: str, step: str, seconds: float, ok: bool) -> None:
+        with lock:
+            mark = "ok" if ok else "FAILED"
+            elapsed = time.perf_counter() - started
+            typer.echo(f"[{elapsed:6.1f}s] {combination_id}: {step} {mark} ({seconds:.1f}s)")
+
+    def one(combination: Combination) -> None:
+        build = workshop.build(combination, dims)
+        report(combination.id, "render", build.durations["render"], True)
+
+        def progress(step: str, seconds: float, ok: bool) -> None:
+            report(combination.id, step, seconds, ok)
+
+        try:
+            check(build, on_step=progress)
+            results[combination.id] = (build, "passed")
+        except AssertionError as failure:
+            results[combination.id] = (build, f"failed: {str(failure)[:300]}")
+
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            list(pool.map(one, chosen))
+    finally:
+        workshop.close()
+    _table(chosen, results, time.perf_counter() - started)
+    if any(outcome != "passed" for _, outcome in results.values()):
+        raise typer.Exit(1)
+
+
+def _table(chosen: list[Combination], results: Results, wall: float) -> None:
+    names = ["render", *(name for name, _ in STEPS)]
+    typer.echo("\n" + f"{'combination':32}" + "".join(f"{name:>11}" for name in names) + "  result")
+    totals = dict.fromkeys(names, 0.0)
+    for combination in chosen:
+        build, outcome = results.get(combination.id, (None, "not run"))
+        durations = build.durations if build else {}
+        for name in names:
+            totals[name] += durations.get(name, 0.0)
+        cells = "".join(
+            f"{durations[name]:>10.1f}s" if name in durations else f"{'-':>11}" for name in names
+        )
+        typer.echo(f"{combination.id:32}{cells}  {outcome}")
+    typer.echo(f"{'total (step time)':32}" + "".join(f"{totals[name]:>10.1f}s" for name in names))
+    typer.echo(f"wall clock: {wall:.1f}s for {len(chosen)} combination(s)")
+
+
+@app.command("render")
+def render_combination(
+    combination_id: Annotated[str, typer.Argument(help="An id from `kiln matrix list`")],
+    destination: Annotated[Path, typer.Argument(help="Folder to render into")],
+) -> None:
+    """Render one combination of the working tree, to inspect it."""
+    (combination,) = _chosen([combination_id], [], pairs=False)
+    template = snapshot_template(destination.parent / f".{destination.name}-template")
+    render(template, destination, dict(combination.answers))
+    typer.echo(f"rendered {combination.id} into {destination}")
+
+
+def main() -> None:
+    app()

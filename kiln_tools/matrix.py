@@ -1,0 +1,146 @@
+"""The flag matrix, derived from copier.yml, the one source of truth for the questionnaire.
+
+A question is a dimension when it is a `bool` question, or a choice question marked
+`matrix: true`. Beside it, `trace:` maps each value to the tokens that must appear in a render with
+that value and nowhere in a render without it (dependencies, settings, env keys, services, docs):
+
+    use_cache:
+      type: bool
+      default: true
+      trace:
+        true: ["redis==", "REDIS_URL", "docs/cache.md"]
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kiln_tools.rendering import REPO_ROOT
+
+SKIPPED_PARTS = {".venv", ".git", ".devdata", "__pycache__", ".mypy_cache", ".ruff_cache"}
+
+
+@dataclass(frozen=True)
+class Dimension:
+    name: str
+    values: tuple[Any, ...]
+    traces: Mapping[Any, tuple[str, ...]] = field(default_factory=dict)
+
+    def label(self, value: Any) -> str:
+        """`auth` / `noauth` for a flag, the value itself for a choice."""
+        short = self.name.removeprefix("use_")
+        if isinstance(value, bool):
+            return short if value else f"no{short}"
+        return str(value)
+
+
+@dataclass(frozen=True)
+class Combination:
+    id: str
+    answers: Mapping[str, Any]
+
+
+def load_questions(copier_yml: Path = REPO_ROOT / "copier.yml") -> dict[str, Any]:
+    questions: dict[str, Any] = yaml.safe_load(copier_yml.read_text())
+    return {name: spec for name, spec in questions.items() if not name.startswith("_")}
+
+
+def dimensions(questions: Mapping[str, Any] | None = None) -> list[Dimension]:
+    found = []
+    for name, spec in (load_questions() if questions is None else questions).items():
+        if not isinstance(spec, dict) or spec.get("when") is False:
+            continue
+        if spec.get("type") == "bool":
+            values: tuple[Any, ...] = (False, True)
+        elif spec.get("matrix") and spec.get("choices"):
+            choices = spec["choices"]
+            values = tuple(choices.values() if isinstance(choices, dict) else choices)
+        else:
+            continue
+        traces = {value: tuple(tokens) for value, tokens in (spec.get("trace") or {}).items()}
+        found.append(Dimension(name, values, traces))
+    return found
+
+
+def combinations(dims: Sequence[Dimension]) -> list[Combination]:
+    """The full Cartesian product, each with a stable readable id."""
+    product = itertools.product(*(dimension.values for dimension in dims))
+    return [_combination(dims, values) for values in product]
+
+
+def _combination(dims: Sequence[Dimension], values: Sequence[Any]) -> Combination:
+    labels = [dimension.label(value) for dimension, value in zip(dims, values, strict=True)]
+    answers = {dimension.name: value for dimension, value in zip(dims, values, strict=True)}
+    return Combination("-".join(labels) or "base", answers)
+
+
+def default_combination(dims: Sequence[Dimension] | None = None) -> Combination:
+    """The combination a user gets with `--defaults`."""
+    questions = load_questions()
+    dims = dimensions(questions) if dims is None else dims
+    return _combination(dims, [questions[dimension.name].get("default") for dimension in dims])
+
+
+def pairwise(dims: Sequence[Dimension]) -> list[Combination]:
+    """A small subset in which every pair of values of two dimensions appears at least once."""
+    everything = combinations(dims)
+    if len(dims) < 2:
+        return everything
+
+    def pairs(combination: Combination) -> set[tuple[str, Any, str, Any]]:
+        items = sorted(combination.answers.items())
+        return {(a, va, b, vb) for (a, va), (b, vb) in itertools.combinations(items, 2)}
+
+    uncovered = set().union(*(pairs(combination) for combination in everything))
+    chosen: list[Combination] = []
+    while uncovered:
+        best = max(everything, key=lambda combination: len(pairs(combination) & uncovered))
+        chosen.append(best)
+        uncovered -= pairs(best)
+    return chosen
+
+
+def select(
+    all_combinations: Iterable[Combination], *, only: Sequence[str] = (), flags: Sequence[str] = ()
+) -> list[Combination]:
+    """Filter by id (`--only`) and by `name=value` answers (`--flag use_auth=false`)."""
+    wanted = dict(flag.split("=", 1) for flag in flags)
+    return [
+        combination
+        for combination in all_combinations
+        if (not only or combination.id in only)
+        and all(
+            str(combination.answers.get(name)).lower() == value.lower()
+            for name, value in wanted.items()
+        )
+    ]
+
+
+def trace_problems(project: Path, dims: Sequence[Dimension], combination: Combination) -> list[str]:
+    """Each flag's tokens present when it is on and absent when it is off, in every text file."""
+    text = "\n".join(_texts(project))
+    problems = []
+    for dimension in dims:
+        chosen = combination.answers[dimension.name]
+        for value, tokens in dimension.traces.items():
+            for token in tokens:
+                if value == chosen and token not in text:
+                    problems.append(f"{dimension.name}={chosen}: {token!r} is missing")
+                if value != chosen and token in text:
+                    problems.append(f"{dimension.name}={chosen}: {token!r} is left over")
+    return problems
+
+
+def _texts(project: Path) -> Iterable[str]:
+    for path in project.rglob("*"):
+        if path.is_file() and not SKIPPED_PARTS & set(path.relative_to(project).parts):
+            try:
+                yield f"{path.relative_to(project)}\n{path.read_text()}"
+            except UnicodeDecodeError:
+                continue

@@ -1,0 +1,185 @@
+"""What every matrix combination must pass, as steps shared by pytest and `kiln matrix check`.
+
+A `Build` is one rendered, installed project; the steps run in order and each either returns or
+raises `AssertionError` with the command's output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kiln_tools import checks
+from kiln_tools.matrix import Combination, Dimension, trace_problems
+from kiln_tools.rendering import render, snapshot_template
+from kiln_tools.tooling import (
+    create_database,
+    drop_database,
+    free_port,
+    run,
+    start_server,
+    wait_for_http,
+)
+
+PRODUCTION = {"ENVIRONMENT": "production", "SECRET_KEY": "p" * 48}
+
+
+@dataclass
+class Build:
+    combination: Combination
+    dimensions: list[Dimension]
+    project: Path
+    package: str
+    database: str = ""
+    durations: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def database_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:5432/{self.database}"
+
+    def command(self, *arguments: str) -> list[str]:
+        """The project's installed console script, as the container runs it."""
+        return [str(self.project / ".venv" / "bin" / self.package), *arguments]
+
+
+def static(build: Build) -> None:
+    problems = checks.stray_jinja(build.project) + checks.blank_line_debris(build.project)
+    problems += trace_problems(build.project, build.dimensions, build.combination)
+    assert not problems, problems
+
+
+def sync(build: Build) -> None:
+    run(build.project, "uv", "sync", "--locked")
+
+
+def lint(build: Build) -> None:
+    run(build.project, "uv", "run", "ruff", "check", "--no-fix", ".")
+    run(build.project, "uv", "run", "ruff", "format", "--check", ".")
+
+
+def types(build: Build) -> None:
+    assert "Success: no issues found" in run(build.project, "uv", "run", "mypy").stdout
+
+
+def imports(build: Build) -> None:
+    script = (
+        f"import importlib, pkgutil, {build.package}\n"
+        f"for m in pkgutil.walk_packages({build.package}.__path__, '{build.package}.'):\n"
+        "    if '.migrations.' not in m.name and not m.name.endswith('__main__'):\n"
+        "        importlib.import_module(m.name)\n"
+        "print('imported')"
+    )
+    assert "imported" in run(build.project, "uv", "run", "python", "-c", script).stdout
+
+
+def migrations(build: Build) -> None:
+    env = {"DATABASE_URL": build.database_url}
+    for step in (["upgrade"], ["check"], ["downgrade", "base"], ["upgrade"], ["check"]):
+        run(build.project, *build.command("db", *step), env=env)
+
+
+def boot(build: Build) -> None:
+    """The production server starts against the real services and is ready."""
+    port = free_port()
+    env = {"DATABASE_URL": build.database_url, **PRODUCTION}
+    server = start_server(build.project, build.command("serve", "--port", str(port)), env)
+    try:
+        status, body = wait_for_http(f"http://127.0.0.1:{port}/health/ready")
+        assert status == 200, body
+        assert json.loads(body)["status"] == "ok", body
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output = server.communicate(timeout=30)[0]
+    # uvicorn re-raises the signal after a graceful shutdown, so the status reports SIGTERM.
+    assert server.returncode in {0, -signal.SIGTERM}, output
+    assert '"event": "shutdown_complete"' in output, output
+
+
+def suite(build: Build) -> None:
+    """The generated test suite with its coverage gate, against the machine's PostgreSQL."""
+    output = run(
+        build.project,
+        "uv", "run", "pytest", "-q", "-p", "no:cacheprovider",
+        env={"DATABASE_URL": build.database_url},
+    ).stdout  # fmt: skip
+    assert re.search(r"Required test coverage of \d+(\.\d+)?% reached", output), output[-2000:]
+    assert " failed" not in output
+
+
+STEPS: list[tuple[str, Callable[[Build], None]]] = [
+    ("static", static),
+    ("sync", sync),
+    ("lint", lint),
+    ("types", types),
+    ("imports", imports),
+    ("migrations", migrations),
+    ("boot", boot),
+    ("suite", suite),
+]
+
+
+class Workshop:
+    """Renders each combination once (from one snapshot of the template) into a private folder.
+
+    Not under pytest's basetemp: the generated suites run pytest too, which resets
+    /tmp/pytest-of-<user> to mode 0700 and would lock an embedded PostgreSQL (its own system
+    user when started by root) out of its data directory.
+    """
+
+    def __init__(self) -> None:
+        self._folder = tempfile.TemporaryDirectory(prefix="kiln-matrix-")
+        self.root = Path(self._folder.name)
+        self.root.chmod(0o755)
+        self.template = snapshot_template(self.root / "template")
+        self._builds: dict[str, Build] = {}
+
+    def build(
+        self,
+        combination: Combination,
+        dims: list[Dimension],
+        extra: Mapping[str, Any] | None = None,
+    ) -> Build:
+        """Rendered with tasks (uv.lock) once per combination; the render time is recorded."""
+        if combination.id not in self._builds:
+            started = time.perf_counter()
+            destination = self.root / combination.id / "project"
+            render(self.template, destination, {**combination.answers, **(extra or {})})
+            package = next(p.name for p in (destination / "src").iterdir() if p.is_dir())
+            build = Build(combination, dims, destination, package)
+            build.durations["render"] = time.perf_counter() - started
+            self._builds[combination.id] = build
+        return self._builds[combination.id]
+
+    def close(self) -> None:
+        for build in self._builds.values():
+            if build.database:
+                drop_database(build.database)
+        self._folder.cleanup()
+
+
+def check(build: Build, *, on_step: Callable[[str, float, bool], None] | None = None) -> None:
+    """Run every step in order on a build with its own database; stop at the first failure."""
+    # Its own database: combinations (and concurrent runs) never share one.
+    safe_id = re.sub(r"\W", "_", build.combination.id)[:40]
+    build.database = f"kiln_{safe_id}_{os.getpid()}"
+    create_database(build.database)
+    for name, step in STEPS:
+        started = time.perf_counter()
+        try:
+            step(build)
+        except BaseException:
+            build.durations[name] = time.perf_counter() - started
+            if on_step:
+                on_step(name, build.durations[name], False)
+            raise
+        build.durations[name] = time.perf_counter() - started
+        if on_step:
+            on_step(name, build.durations[name], True)

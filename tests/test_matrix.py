@@ -1,0 +1,17 @@
+"""Every flag combination of copier.yml rendered, installed and proven (kiln_tools.steps.STEPS):
+static checks and flag traces, `uv sync`, ruff, mypy --strict, imports, migrations round trip
+with `alembic check`, production boot to ready, and the generated suite with its coverage gate.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from kiln_tools.matrix import Combination, dimensions
+from kiln_tools.steps import Workshop, check
+
+pytestmark = pytest.mark.slow
+
+
+def test_combination(combination: Combination, workshop: Workshop) -> None:
+    check(workshop.build(combination, dimensions()))

@@ -1,0 +1,85 @@
+"""The matrix machinery on a synthetic questionnaire: dimensions, ids, pairwise, traces."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import yaml
+
+from kiln_tools.matrix import (
+    combinations,
+    default_combination,
+    dimensions,
+    load_questions,
+    pairwise,
+    select,
+    trace_problems,
+)
+
+QUESTIONS = yaml.safe_load("""
+project_name: {type: str}
+python_version: {type: str, choices: ["3.12", "3.13"], default: "3.12"}
+use_auth: {type: bool, default: true, trace: {true: ["PyJWT"]}}
+use_cache: {type: bool, default: true}
+task_queue:
+  type: str
+  choices: [none, celery, dramatiq]
+  default: dramatiq
+  matrix: true
+  trace: {celery: ["celery=="], dramatiq: ["dramatiq=="]}
+use_pgvector: {type: bool, default: false}
+use_observability: {type: bool, default: true}
+computed: {type: bool, default: true, when: false}
+""")
+
+
+def test_dimensions_are_bool_questions_and_marked_choices_only() -> None:
+    names = [dimension.name for dimension in dimensions(QUESTIONS)]
+    assert names == ["use_auth", "use_cache", "task_queue", "use_pgvector", "use_observability"]
+
+
+def test_the_full_product_has_readable_stable_ids() -> None:
+    everything = combinations(dimensions(QUESTIONS))
+    assert len(everything) == 48
+    ids = [combination.id for combination in everything]
+    assert len(set(ids)) == 48
+    assert "auth-cache-dramatiq-nopgvector-observability" in ids
+    assert ids == [combination.id for combination in combinations(dimensions(QUESTIONS))]
+
+
+def test_pairwise_covers_every_pair_with_far_fewer_cases() -> None:
+    dims = dimensions(QUESTIONS)
+    chosen = pairwise(dims)
+    assert len(chosen) < 12
+    for first, second in itertools.combinations(dims, 2):
+        for a, b in itertools.product(first.values, second.values):
+            assert any(
+                c.answers[first.name] == a and c.answers[second.name] == b for c in chosen
+            ), (first.name, a, second.name, b)
+
+
+def test_select_by_id_and_by_flag() -> None:
+    everything = combinations(dimensions(QUESTIONS))
+    celery = select(everything, flags=["task_queue=celery", "use_auth=false"])
+    assert len(celery) == 8
+    assert all(c.id.startswith("noauth-") and "-celery-" in c.id for c in celery)
+    assert [c.id for c in select(everything, only=[celery[0].id])] == [celery[0].id]
+
+
+def test_traces_must_be_present_when_on_and_absent_when_off(tmp_path: Path) -> None:
+    dims = dimensions(QUESTIONS)
+    by_id = {c.id: c for c in combinations(dims)}
+    (tmp_path / "pyproject.toml").write_text('"PyJWT==2", "celery==5"\n')
+    on = by_id["auth-cache-celery-nopgvector-observability"]
+    assert trace_problems(tmp_path, dims, on) == []
+    off = by_id["noauth-cache-dramatiq-nopgvector-observability"]
+    problems = trace_problems(tmp_path, dims, off)
+    assert "use_auth=False: 'PyJWT' is left over" in problems
+    assert "task_queue=dramatiq: 'celery==' is left over" in problems
+    assert "task_queue=dramatiq: 'dramatiq==' is missing" in problems
+
+
+def test_the_real_questionnaire_gives_a_default_combination() -> None:
+    dims = dimensions(load_questions())
+    assert default_combination(dims) in combinations(dims)
