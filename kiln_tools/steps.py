@@ -39,6 +39,7 @@ class Build:
     project: Path
     package: str
     database: str = ""
+    pristine_problems: list[str] = field(default_factory=list)
     durations: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -50,10 +51,14 @@ class Build:
         return [str(self.project / ".venv" / "bin" / self.package), *arguments]
 
 
-def static(build: Build) -> None:
+def static_problems(build: Build) -> list[str]:
     problems = checks.stray_jinja(build.project) + checks.blank_line_debris(build.project)
-    problems += trace_problems(build.project, build.dimensions, build.combination)
-    assert not problems, problems
+    return problems + trace_problems(build.project, build.dimensions, build.combination)
+
+
+def static(build: Build) -> None:
+    """Judged on the render as it came out, before any tool wrote caches or reports into it."""
+    assert not build.pristine_problems, build.pristine_problems
 
 
 def sync(build: Build) -> None:
@@ -154,6 +159,7 @@ class Workshop:
             render(self.template, destination, {**combination.answers, **(extra or {})})
             package = next(p.name for p in (destination / "src").iterdir() if p.is_dir())
             build = Build(combination, dims, destination, package)
+            build.pristine_problems = static_problems(build)
             build.durations["render"] = time.perf_counter() - started
             self._builds[combination.id] = build
         return self._builds[combination.id]
