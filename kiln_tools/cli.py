@@ -19,8 +19,8 @@ app = typer.Typer(no_args_is_help=True, help=__doc__)
 matrix_app = typer.Typer(no_args_is_help=True, help="The flag matrix derived from copier.yml.")
 app.add_typer(matrix_app, name="matrix")
 
-OnlyOption = Annotated[list[str], typer.Option("--only", help="Combination id (repeatable)")]
-FlagOption = Annotated[list[str], typer.Option("--flag", help="name=value filter (repeatable)")]
+OnlyOption = Annotated[list[str] | None, typer.Option("--only", help="Combination id (repeatable)")]
+FlagOption = Annotated[list[str] | None, typer.Option("--flag", help="name=value (repeatable)")]
 PairwiseOption = Annotated[bool, typer.Option(help="Only a pairwise covering subset")]
 Results = dict[str, tuple[Build | None, str]]
 
@@ -51,13 +51,13 @@ def list_combinations(
 
 @matrix_app.command("check")
 def check_combinations(
-    only: OnlyOption = [],  # noqa: B006 - typer reads the default, never mutates it
-    flag: FlagOption = [],  # noqa: B006
+    only: OnlyOption = None,
+    flag: FlagOption = None,
     jobs: Annotated[int, typer.Option("-j", "--jobs", min=1, help="Combinations at once")] = 2,
     pairs: PairwiseOption = False,
 ) -> None:
     """Render, install and prove each chosen combination; a table of step times at the end."""
-    chosen = _chosen(only, flag, pairs=pairs)
+    chosen = _chosen(only or [], flag or [], pairs=pairs)
     dims = dimensions()
     workshop = Workshop()
     lock = threading.Lock()

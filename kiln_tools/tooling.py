@@ -28,7 +28,7 @@ def project_environment(extra: Mapping[str, str] | None = None) -> dict[str, str
     environment.setdefault("PYENV_VERSION", "3.11.7:3.12.1:3.13.0")
     environment["UV_PYTHON_DOWNLOADS"] = "never"
     # A private (0700) runtime dir for pgserver's lock file; platformdirs warns without one.
-    runtime_dir = Path(environment.get("XDG_RUNTIME_DIR") or "/tmp/kiln-runtime")  # noqa: S108
+    runtime_dir = Path(environment.get("XDG_RUNTIME_DIR") or "/tmp/kiln-runtime")  # noqa: S108 - 0700
     runtime_dir.mkdir(mode=0o700, exist_ok=True)
     environment["XDG_RUNTIME_DIR"] = str(runtime_dir)
     environment.update(extra or {})
