@@ -29,6 +29,9 @@ PINS: dict[str, str] = {
     "limits": "5.8.0",
     "pydantic": "2.14.3",
     "pydantic-settings": "2.16.3",
+    "pyjwt": "2.15.1",
+    "python-multipart": "0.0.34",
+    "pwdlib": "0.3.1",
     "sqlalchemy": "2.1.9",
     "structlog": "26.1.0",
     "tenacity": "9.2.1",
@@ -97,6 +100,8 @@ DEPENDENCY_IMPORT_NAMES = frozenset(
         "uvloop",
         # names that collide with the generated layout itself
         "migrations",
+        "multipart",
+        "python_multipart",
         "tests",
     }
 )

@@ -68,6 +68,7 @@ def sync(build: Build) -> None:
 def lint(build: Build) -> None:
     run(build.project, "uv", "run", "ruff", "check", "--no-fix", ".")
     run(build.project, "uv", "run", "ruff", "format", "--check", ".")
+    run(build.project, "uv", "run", "bandit", "--quiet", "-c", "pyproject.toml", "-r", "src")
 
 
 def types(build: Build) -> None:

@@ -36,10 +36,14 @@ def test_interactive_copy_answers_every_prompt(template: Path, tmp_path: Path) -
     ):
         child.expect(prompt)
         child.sendline("")
+    child.expect("Users and authentication")
+    child.send("n")  # a yes/no prompt takes the key alone
     child.expect("is ready in")
     assert child.wait() == 0
     answers = yaml.safe_load((destination / ".copier-answers.yml").read_text())
     assert answers["project_slug"] == "interactive-demo"
     assert answers["package_name"] == "interactive_demo"
     assert answers["python_version"] == "3.12"
+    assert answers["use_auth"] is False
     assert (destination / "src" / "interactive_demo" / "main.py").is_file()
+    assert not (destination / "src" / "interactive_demo" / "users").exists()
