@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -15,6 +16,9 @@ DEFAULT_ANSWERS: dict[str, object] = {
     "author_name": "Kiln Tests",
     "author_email": "tests@example.com",
 }
+# Copier changes the process's working directory while it renders and runs tasks, and the
+# working directory is shared by every thread: renders in threads must take turns.
+_RENDER_LOCK = threading.Lock()
 
 
 def snapshot_template(destination: Path) -> Path:
@@ -38,14 +42,15 @@ def render(
     *,
     run_tasks: bool = True,
 ) -> Path:
-    copier.run_copy(
-        str(template),
-        str(destination),
-        data={**DEFAULT_ANSWERS, **(answers or {})},
-        defaults=True,
-        unsafe=True,
-        skip_tasks=not run_tasks,
-        quiet=True,
-        settings=copier.Settings(),
-    )
+    with _RENDER_LOCK:
+        copier.run_copy(
+            str(template),
+            str(destination),
+            data={**DEFAULT_ANSWERS, **(answers or {})},
+            defaults=True,
+            unsafe=True,
+            skip_tasks=not run_tasks,
+            quiet=True,
+            settings=copier.Settings(),
+        )
     return destination
