@@ -177,6 +177,17 @@ def single_line_error(value: str, limit: int = 200) -> str:
     return ""
 
 
+# What copier reads as a yes or a no; it reads anything else as yes, so it is refused first.
+YES_NO_WORDS = frozenset({"y", "yes", "t", "true", "on", "1", "n", "no", "f", "false", "off", "0"})
+
+
+def yes_no_error(raw: object) -> str:
+    """For a flag given as text (`--data use_auth=...`): the raw answer, before copier casts it."""
+    if raw is None or isinstance(raw, bool) or str(raw).strip().lower() in YES_NO_WORDS:
+        return ""
+    return f"'{raw}' is neither yes nor no. Type true or false (or yes or no)."
+
+
 def random_secret(length: int = 48) -> str:
     return secrets.token_urlsafe(length)
 
@@ -194,6 +205,7 @@ class KilnExtension(Extension):
             "package_name_error": package_name_error,
             "email_error": email_error,
             "single_line_error": single_line_error,
+            "yes_no_error": yes_no_error,
         }
         environment.filters.update(filters)
         environment.globals.update({"pins": PINS, "random_secret": random_secret})

@@ -30,6 +30,7 @@ REFUSED = [
     ({"description": "two\nlines"}, "single line"),
     ({"author_email": "not-an-email"}, "not an email address"),
     ({"python_version": "3.10"}, "3.10"),
+    ({"use_auth": "maybe"}, "neither yes nor no"),
 ]
 
 
