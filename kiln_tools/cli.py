@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +12,7 @@ import typer
 
 from kiln_tools.matrix import Combination, combinations, dimensions, pairwise, select
 from kiln_tools.rendering import render, snapshot_template
-from kiln_tools.steps import STEPS, Build, Workshop, check
+from kiln_tools.steps import STEPS, Build, Workshop, check_many
 
 app = typer.Typer(no_args_is_help=True, help=__doc__)
 matrix_app = typer.Typer(no_args_is_help=True, help="The flag matrix derived from copier.yml.")
@@ -70,22 +69,12 @@ def check_combinations(
             elapsed = time.perf_counter() - started
             typer.echo(f"[{elapsed:6.1f}s] {combination_id}: {step} {mark} ({seconds:.1f}s)")
 
-    def one(combination: Combination) -> None:
-        build = workshop.build(combination, dims)
-        report(combination.id, "render", build.durations["render"], True)
-
-        def progress(step: str, seconds: float, ok: bool) -> None:
-            report(combination.id, step, seconds, ok)
-
-        try:
-            check(build, on_step=progress)
-            results[combination.id] = (build, "passed")
-        except AssertionError as failure:
-            results[combination.id] = (build, f"failed: {str(failure)[:300]}")
-
     try:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            list(pool.map(one, chosen))
+        outcomes = check_many(workshop, chosen, dims, jobs=jobs, on_step=report)
+        for combination in chosen:
+            outcome = outcomes[combination.id]
+            verdict = "passed" if outcome is None else f"failed: {outcome[:300]}"
+            results[combination.id] = (workshop.build(combination, dims), verdict)
     finally:
         workshop.close()
     _table(chosen, results, time.perf_counter() - started)

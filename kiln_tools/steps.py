@@ -12,7 +12,8 @@ import re
 import signal
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,3 +211,37 @@ def check(build: Build, *, on_step: Callable[[str, float, bool], None] | None = 
         build.durations[name] = time.perf_counter() - started
         if on_step:
             on_step(name, build.durations[name], True)
+
+
+def check_many(
+    workshop: Workshop,
+    chosen: Sequence[Combination],
+    dims: list[Dimension],
+    *,
+    jobs: int,
+    on_step: Callable[[str, str, float, bool], None] | None = None,
+) -> dict[str, str | None]:
+    """Check combinations `jobs` at a time; each id maps to None (passed) or why it failed.
+
+    The steps mostly wait on subprocesses and PostgreSQL, so threads keep the cores busy.
+    """
+
+    def one(combination: Combination) -> str | None:
+        build = workshop.build(combination, dims)
+        if on_step is None:
+            progress = None
+        else:
+            on_step(combination.id, "render", build.durations["render"], True)
+
+            def progress(step: str, seconds: float, ok: bool) -> None:
+                on_step(combination.id, step, seconds, ok)
+
+        try:
+            check(build, on_step=progress)
+        except AssertionError as failure:
+            return str(failure)
+        return None
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        outcomes = pool.map(one, chosen)
+        return dict(zip((combination.id for combination in chosen), outcomes, strict=True))

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from kiln_tools.matrix import combinations, dimensions, pairwise
+from kiln_tools.matrix import Combination, combinations, dimensions, pairwise
 from kiln_tools.rendering import snapshot_template
-from kiln_tools.steps import Workshop
+from kiln_tools.steps import Workshop, check_many
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -18,6 +18,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=("full", "pairwise"),
         default="full",
         help="full: every flag combination (CI); pairwise: a subset covering every pair of values",
+    )
+    parser.addoption(
+        "--matrix-jobs",
+        type=int,
+        default=2,
+        help="combinations checked at once (default 2, one per core of the CI machine)",
     )
 
 
@@ -43,3 +49,16 @@ def workshop() -> Iterator[Workshop]:
     shop = Workshop()
     yield shop
     shop.close()
+
+
+@pytest.fixture(scope="session")
+def matrix_outcomes(request: pytest.FixtureRequest, workshop: Workshop) -> dict[str, str | None]:
+    """Every combination selected in this session, checked up front `--matrix-jobs` at a time;
+    each test of the matrix then reports its own outcome (None: passed)."""
+    chosen: list[Combination] = [
+        item.callspec.params["combination"]
+        for item in request.session.items
+        if "combination" in getattr(getattr(item, "callspec", None), "params", {})
+    ]
+    jobs = request.config.getoption("matrix_jobs")
+    return check_many(workshop, chosen, dimensions(), jobs=jobs)

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from kiln_tools.matrix import Combination, dimensions
-from kiln_tools.steps import Workshop, check
+from kiln_tools.matrix import Combination
 
 pytestmark = pytest.mark.slow
 
 
-def test_combination(combination: Combination, workshop: Workshop) -> None:
-    check(workshop.build(combination, dimensions()))
+def test_combination(combination: Combination, matrix_outcomes: dict[str, str | None]) -> None:
+    failure = matrix_outcomes[combination.id]
+    assert failure is None, failure
