@@ -69,14 +69,20 @@ def check_combinations(
             elapsed = time.perf_counter() - started
             typer.echo(f"[{elapsed:6.1f}s] {combination_id}: {step} {mark} ({seconds:.1f}s)")
 
+    failures: dict[str, str] = {}
     try:
         outcomes = check_many(workshop, chosen, dims, jobs=jobs, on_step=report)
         for combination in chosen:
             outcome = outcomes[combination.id]
-            verdict = "passed" if outcome is None else f"failed: {outcome[:300]}"
+            verdict = "passed" if outcome is None else "failed: " + outcome.splitlines()[0][:200]
             results[combination.id] = (workshop.build(combination, dims), verdict)
+            if outcome is not None:
+                failures[combination.id] = outcome
     finally:
         workshop.close()
+    for combination_id, outcome in failures.items():
+        # The renders are gone with the workshop: the failure's own output is all that is left.
+        typer.echo(f"\n--- {combination_id} ---\n{outcome[-4000:]}")
     _table(chosen, results, time.perf_counter() - started)
     if any(outcome != "passed" for _, outcome in results.values()):
         raise typer.Exit(1)

@@ -31,6 +31,8 @@ from kiln_tools.tooling import (
 )
 
 PRODUCTION = {"ENVIRONMENT": "production", "SECRET_KEY": "p" * 48}
+# The suites give their keys a prefix of their own, so parallel combinations share this server.
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @dataclass
@@ -46,6 +48,11 @@ class Build:
     @property
     def database_url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:5432/{self.database}"
+
+    @property
+    def services(self) -> dict[str, str]:
+        """The machine's real services; a render without the cache flag ignores REDIS_URL."""
+        return {"DATABASE_URL": self.database_url, "REDIS_URL": REDIS_URL}
 
     def command(self, *arguments: str) -> list[str]:
         """The project's installed console script, as the container runs it."""
@@ -116,7 +123,7 @@ def migrations(build: Build) -> None:
 def boot(build: Build) -> None:
     """The production server starts against the real services and is ready."""
     port = free_port()
-    env = {"DATABASE_URL": build.database_url, **PRODUCTION}
+    env = {**build.services, **PRODUCTION}
     server = start_server(build.project, build.command("serve", "--port", str(port)), env)
     try:
         status, body = wait_for_http(f"http://127.0.0.1:{port}/health/ready")
@@ -135,7 +142,7 @@ def suite(build: Build) -> None:
     output = run(
         build.project,
         "uv", "run", "pytest", "-q", "-p", "no:cacheprovider",
-        env={"DATABASE_URL": build.database_url},
+        env=build.services,
     ).stdout  # fmt: skip
     assert re.search(r"Required test coverage of \d+(\.\d+)?% reached", output), output[-2000:]
     assert " failed" not in output

@@ -18,6 +18,7 @@ LEAKY_VARIABLES = (
     "DATABASE_URL",
     "DB_HOST",
     "ENVIRONMENT",
+    "REDIS_URL",
     "UV_PROJECT_ENVIRONMENT",
 )
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432"

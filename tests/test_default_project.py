@@ -2,11 +2,13 @@
 
 Its matrix case (tests/test_matrix.py) runs lint, types, imports, migrations, the production boot
 and its suite on the machine's PostgreSQL. Here the same build proves the README's commands with
-no database configured (embedded PostgreSQL), the lock file, and production's refusal.
+no database and no Redis configured (embedded PostgreSQL and Redis), the lock file, and
+production's refusal.
 """
 
 from __future__ import annotations
 
+import json
 import signal
 from pathlib import Path
 
@@ -33,10 +35,10 @@ def test_the_lock_file_was_generated_at_copy_time(project: Path) -> None:
     run(project, "uv", "lock", "--check")
 
 
-def test_the_generated_suite_passes_with_its_coverage_gate_on_embedded_postgres(
+def test_the_generated_suite_passes_with_its_coverage_gate_on_embedded_services(
     project: Path,
 ) -> None:
-    # No DATABASE_URL: the suite must start its own PostgreSQL, as on a bare machine.
+    # No DATABASE_URL, no REDIS_URL: the suite starts its own servers, as on a bare machine.
     output = run(project, "uv", "run", "pytest", "-q", "-p", "no:cacheprovider").stdout
     assert "Required test coverage of 85" in output
     assert " passed" in output
@@ -51,7 +53,7 @@ def test_production_refuses_insecure_settings_at_boot(project: Path) -> None:
     )
     output = server.communicate(timeout=60)[0]
     assert server.returncode != 0
-    for problem in ("SECRET_KEY", "DEBUG is on", "no database configured"):
+    for problem in ("SECRET_KEY", "DEBUG is on", "no database configured", "no Redis configured"):
         assert problem in output
 
 
@@ -64,6 +66,8 @@ def test_readme_run_command_works_on_a_bare_machine(project: Path) -> None:
     try:
         status, body = wait_for_http(f"http://127.0.0.1:{port}/health/ready", seconds=90)
         assert status == 200, body
+        # Every dependency is up, the embedded Redis included; not merely "degraded".
+        assert json.loads(body)["status"] == "ok", body
     finally:
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=30)

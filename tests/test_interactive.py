@@ -38,6 +38,8 @@ def test_interactive_copy_answers_every_prompt(template: Path, tmp_path: Path) -
         child.sendline("")
     child.expect("Users and authentication")
     child.send("n")  # a yes/no prompt takes the key alone
+    child.expect("Redis cache")
+    child.send("y")
     child.expect("is ready in")
     assert child.wait() == 0
     answers = yaml.safe_load((destination / ".copier-answers.yml").read_text())
@@ -45,5 +47,6 @@ def test_interactive_copy_answers_every_prompt(template: Path, tmp_path: Path) -
     assert answers["package_name"] == "interactive_demo"
     assert answers["python_version"] == "3.12"
     assert answers["use_auth"] is False
+    assert answers["use_cache"] is True
     assert (destination / "src" / "interactive_demo" / "main.py").is_file()
     assert not (destination / "src" / "interactive_demo" / "users").exists()
