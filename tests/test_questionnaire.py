@@ -31,6 +31,7 @@ REFUSED = [
     ({"author_email": "not-an-email"}, "not an email address"),
     ({"python_version": "3.10"}, "3.10"),
     ({"use_auth": "maybe"}, "neither yes nor no"),
+    ({"use_cache": "maybe"}, "neither yes nor no"),
 ]
 
 
