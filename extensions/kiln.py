@@ -21,7 +21,10 @@ PINS: dict[str, str] = {
     # runtime
     "alembic": "1.20.1",
     "anyio": "4.16.0",
+    "apscheduler": "3.11.3",
     "asyncpg": "0.32.0",
+    "celery": "5.7.0",
+    "dramatiq": "2.2.1",
     "email-validator": "2.4.0",
     "fastapi": "0.165.0",
     "httptools": "0.9.0",
@@ -39,8 +42,10 @@ PINS: dict[str, str] = {
     "typer": "0.29.2",
     "uvicorn": "0.54.0",
     "uvloop": "0.23.0",
+    "websockets": "17.4",
     # development
     "bandit": "1.9.4",
+    "celery-types": "0.26.0",
     "mypy": "2.4.1",
     "pgserver": "0.1.4",
     "pip-audit": "2.10.1",

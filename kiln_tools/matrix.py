@@ -9,6 +9,10 @@ that value and nowhere in a render without it (dependencies, settings, env keys,
       default: true
       trace:
         true: ["redis==", "REDIS_URL", "docs/cache.md"]
+
+A key `"!none"` stands for every value but `none`. A computed question (`when: false`, its
+default a Jinja expression of the answers) is no dimension, but its `trace:` is checked against
+its value in each combination.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import yaml
 
 from kiln_tools.rendering import REPO_ROOT
@@ -38,6 +43,19 @@ class Dimension:
         if isinstance(value, bool):
             return short if value else f"no{short}"
         return str(value)
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A computed question: its value follows from the answers."""
+
+    name: str
+    expression: str
+    traces: Mapping[Any, tuple[str, ...]]
+
+    def value(self, answers: Mapping[str, Any]) -> bool:
+        rendered = jinja2.Environment(autoescape=True).from_string(self.expression)
+        return rendered.render(**answers).strip() == "True"
 
 
 @dataclass(frozen=True)
@@ -65,6 +83,15 @@ def dimensions(questions: Mapping[str, Any] | None = None) -> list[Dimension]:
             continue
         traces = {value: tuple(tokens) for value, tokens in (spec.get("trace") or {}).items()}
         found.append(Dimension(name, values, traces))
+    return found
+
+
+def derived(questions: Mapping[str, Any] | None = None) -> list[Derived]:
+    found = []
+    for name, spec in (load_questions() if questions is None else questions).items():
+        if isinstance(spec, dict) and spec.get("when") is False and spec.get("trace"):
+            traces = {value: tuple(tokens) for value, tokens in spec["trace"].items()}
+            found.append(Derived(name, spec["default"], traces))
     return found
 
 
@@ -122,19 +149,39 @@ def select(
     ]
 
 
-def trace_problems(project: Path, dims: Sequence[Dimension], combination: Combination) -> list[str]:
-    """Each flag's tokens present when it is on and absent when it is off, in every text file."""
+def trace_problems(
+    project: Path,
+    dims: Sequence[Dimension],
+    combination: Combination,
+    computed: Sequence[Derived] | None = None,
+) -> list[str]:
+    """Each flag's tokens present when it is on and absent when it is off, in every text file;
+    likewise for the computed values (copier.yml's, unless given)."""
     text = "\n".join(_texts(project))
+    chosen_values = [
+        (dimension.name, combination.answers[dimension.name], dimension.traces)
+        for dimension in dims
+    ]
+    chosen_values += [
+        (computed.name, computed.value(combination.answers), computed.traces)
+        for computed in (derived() if computed is None else computed)
+    ]
     problems = []
-    for dimension in dims:
-        chosen = combination.answers[dimension.name]
-        for value, tokens in dimension.traces.items():
+    for name, chosen, traces in chosen_values:
+        for value, tokens in traces.items():
+            wanted = _matches(value, chosen)
             for token in tokens:
-                if value == chosen and token not in text:
-                    problems.append(f"{dimension.name}={chosen}: {token!r} is missing")
-                if value != chosen and token in text:
-                    problems.append(f"{dimension.name}={chosen}: {token!r} is left over")
+                if wanted and token not in text:
+                    problems.append(f"{name}={chosen}: {token!r} is missing")
+                if not wanted and token in text:
+                    problems.append(f"{name}={chosen}: {token!r} is left over")
     return problems
+
+
+def _matches(trace_key: Any, chosen: Any) -> bool:
+    if isinstance(trace_key, str) and trace_key.startswith("!"):
+        return str(chosen) != trace_key[1:]
+    return bool(trace_key == chosen)
 
 
 def _texts(project: Path) -> Iterable[str]:

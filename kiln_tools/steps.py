@@ -95,7 +95,9 @@ def imports(build: Build) -> None:
         "        importlib.import_module(m.name)\n"
         "print('imported')"
     )
-    assert "imported" in run(build.project, "uv", "run", "python", "-c", script).stdout
+    # With the services: importing a worker entry module builds its broker.
+    output = run(build.project, "uv", "run", "python", "-c", script, env=build.services).stdout
+    assert "imported" in output
 
 
 def migrations(build: Build) -> None:

@@ -19,6 +19,7 @@ LEAKY_VARIABLES = (
     "DB_HOST",
     "ENVIRONMENT",
     "REDIS_URL",
+    "BROKER_URL",
     "UV_PROJECT_ENVIRONMENT",
 )
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432"
@@ -57,9 +58,15 @@ def run(
     )
     assert completed.returncode == 0, (
         f"{' '.join(command)} failed ({completed.returncode}):\n"
-        f"{completed.stdout[-6000:]}\n{completed.stderr[-6000:]}"
+        f"{_failures(completed.stdout)}{completed.stdout[-6000:]}\n{completed.stderr[-6000:]}"
     )
     return completed
+
+
+def _failures(output: str) -> str:
+    """pytest's failure reports, which come before the coverage table that ends its output."""
+    start = output.find("= FAILURES =")
+    return "" if start < 0 else f"{output[start : start + 8000]}\n[...]\n"
 
 
 def free_port() -> int:
@@ -89,11 +96,13 @@ def create_database(name: str) -> str:
         f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
         f'CREATE DATABASE "{name}"',
     ):
-        subprocess.run(
+        result = subprocess.run(
             ["psql", f"{LOCAL_POSTGRES}/postgres", "-q", "-c", statement],
-            check=True,
+            check=False,
             capture_output=True,
+            text=True,
         )
+        assert result.returncode == 0, f"{statement}: {result.stderr.strip()}"
     return f"{LOCAL_POSTGRES}/{name}"
 
 

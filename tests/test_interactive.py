@@ -40,6 +40,8 @@ def test_interactive_copy_answers_every_prompt(template: Path, tmp_path: Path) -
     child.send("n")  # a yes/no prompt takes the key alone
     child.expect("Redis cache")
     child.send("y")
+    child.expect("Background jobs")
+    child.sendline("")  # a choice: Enter takes the default
     child.expect("is ready in")
     assert child.wait() == 0
     answers = yaml.safe_load((destination / ".copier-answers.yml").read_text())
@@ -48,5 +50,6 @@ def test_interactive_copy_answers_every_prompt(template: Path, tmp_path: Path) -
     assert answers["python_version"] == "3.12"
     assert answers["use_auth"] is False
     assert answers["use_cache"] is True
+    assert answers["task_queue"] == "dramatiq"
     assert (destination / "src" / "interactive_demo" / "main.py").is_file()
     assert not (destination / "src" / "interactive_demo" / "users").exists()

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from kiln_tools.matrix import (
+    Derived,
     combinations,
     default_combination,
     dimensions,
@@ -72,12 +73,28 @@ def test_traces_must_be_present_when_on_and_absent_when_off(tmp_path: Path) -> N
     by_id = {c.id: c for c in combinations(dims)}
     (tmp_path / "pyproject.toml").write_text('"PyJWT==2", "celery==5"\n')
     on = by_id["auth-cache-celery-nopgvector-observability"]
-    assert trace_problems(tmp_path, dims, on) == []
+    assert trace_problems(tmp_path, dims, on, computed=[]) == []
     off = by_id["noauth-cache-dramatiq-nopgvector-observability"]
-    problems = trace_problems(tmp_path, dims, off)
+    problems = trace_problems(tmp_path, dims, off, computed=[])
     assert "use_auth=False: 'PyJWT' is left over" in problems
     assert "task_queue=dramatiq: 'celery==' is left over" in problems
     assert "task_queue=dramatiq: 'dramatiq==' is missing" in problems
+
+
+def test_a_computed_value_is_traced_by_what_the_answers_make_it(tmp_path: Path) -> None:
+    dims = dimensions(QUESTIONS)
+    by_id = {c.id: c for c in combinations(dims)}
+    broker = Derived("uses_broker", "{{ task_queue != 'none' }}", {True: ("BROKER_URL",)})
+    (tmp_path / ".env.example").write_text("BROKER_URL=\n")
+
+    def broker_problems(combination_id: str) -> list[str]:
+        problems = trace_problems(tmp_path, dims, by_id[combination_id], computed=[broker])
+        return [problem for problem in problems if problem.startswith("uses_broker")]
+
+    assert broker_problems("noauth-nocache-celery-nopgvector-noobservability") == []
+    assert broker_problems("noauth-nocache-none-nopgvector-noobservability") == [
+        "uses_broker=False: 'BROKER_URL' is left over"
+    ]
 
 
 def test_the_real_questionnaire_gives_a_default_combination() -> None:

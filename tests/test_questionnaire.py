@@ -25,6 +25,7 @@ REFUSED = [
     ({"package_name": "fastapi"}, "shadow a dependency"),
     ({"package_name": "redis"}, "shadow a dependency"),
     ({"package_name": "celery"}, "shadow a dependency"),
+    ({"package_name": "dramatiq"}, "shadow a dependency"),
     ({"package_name": "tests"}, "shadow a dependency or folder"),
     ({"package_name": "a" * 33}, "at most 32 characters"),
     ({"description": "two\nlines"}, "single line"),
@@ -32,6 +33,7 @@ REFUSED = [
     ({"python_version": "3.10"}, "3.10"),
     ({"use_auth": "maybe"}, "neither yes nor no"),
     ({"use_cache": "maybe"}, "neither yes nor no"),
+    ({"task_queue": "rq"}, "'rq' is not in \\['dramatiq', 'celery', 'none'\\]"),
 ]
 
 

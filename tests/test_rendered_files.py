@@ -16,6 +16,11 @@ RENDERS = {
     "default": {},
     "unicode-name": {"project_name": "Café Ação API"},
     "longest-names": {"project_name": "Enterprise Order Fulfilment Svcs"},
+    # The default queue is Dramatiq: Celery's modules get their long-name check here.
+    "longest-names-celery": {
+        "project_name": "Enterprise Order Fulfilment Svcs",
+        "task_queue": "celery",
+    },
     "python-3.13": {"python_version": "3.13"},
 }
 

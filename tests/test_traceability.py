@@ -71,44 +71,55 @@ def test_planned_rows_wait_for_a_flag_that_does_not_exist_yet() -> None:
             assert not flags & {f"use_{row.flags}"}, f"{row.id}: its flag exists, embody it"
 
 
+# The default render, and one per value a default leaves out (the other task queue).
+RENDERS = {"default": {}, "celery": {"task_queue": "celery"}}
+
+
 @pytest.fixture(scope="module")
-def project(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return render(template, tmp_path_factory.mktemp("trace") / "project", run_tasks=False)
+def projects(template: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    root = tmp_path_factory.mktemp("trace")
+    return [
+        render(template, root / name, answers, run_tasks=False) for name, answers in RENDERS.items()
+    ]
 
 
 def _package(project: Path) -> str:
     return next(path.name for path in (project / "src").iterdir() if path.is_dir())
 
 
-def test_named_files_exist_in_the_rendered_project(project: Path) -> None:
-    package = _package(project)
+def _exists(projects: list[Path], name: str) -> bool:
+    paths = (project / name.replace("{pkg}", _package(project)) for project in projects)
+    return any(path.exists() for path in paths)
+
+
+def test_named_files_exist_in_a_rendered_project(projects: list[Path]) -> None:
     missing = [
         f"{row.id}: {name}"
         for row in ROWS
         for name in row.files
-        if name != "uv.lock" and not (project / name.replace("{pkg}", package)).exists()
+        if name != "uv.lock" and not _exists(projects, name)
     ]
     assert not missing
 
 
-def test_named_tests_exist_in_the_rendered_project(project: Path) -> None:
+def test_named_tests_exist_in_a_rendered_project(projects: list[Path]) -> None:
     missing = []
     for row in ROWS:
         for test in row.tests:
             path, _, name = test.partition("::")
-            source = project / path
-            if not source.is_file() or not re.search(rf"def {name}\(", source.read_text()):
+            sources = [project / path for project in projects]
+            if not any(
+                source.is_file() and re.search(rf"def {name}\(", source.read_text())
+                for source in sources
+            ):
                 missing.append(f"{row.id}: {test}")
     assert not missing
 
 
-def test_each_embodied_id_is_named_by_a_test_function(project: Path) -> None:
+def test_each_embodied_id_is_named_by_a_test_function(projects: list[Path]) -> None:
     """Each embodied ID appears in the name of at least one generated test (test_<id>_...)."""
-    names = " ".join(
-        re.findall(
-            r"def (test_\w+)\(", "\n".join(p.read_text() for p in (project / "tests").rglob("*.py"))
-        )
-    )
+    sources = [path for project in projects for path in (project / "tests").rglob("*.py")]
+    names = " ".join(re.findall(r"def (test_\w+)\(", "\n".join(p.read_text() for p in sources)))
     unnamed = [
         row.id
         for row in ROWS
