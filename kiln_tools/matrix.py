@@ -163,8 +163,8 @@ def trace_problems(
         for dimension in dims
     ]
     chosen_values += [
-        (computed.name, computed.value(combination.answers), computed.traces)
-        for computed in (derived() if computed is None else computed)
+        (value.name, value.value(combination.answers), value.traces)
+        for value in (derived() if computed is None else computed)
     ]
     problems = []
     for name, chosen, traces in chosen_values:
