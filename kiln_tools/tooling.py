@@ -96,27 +96,24 @@ def create_database(name: str) -> str:
         f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
         f'CREATE DATABASE "{name}"',
     ):
-        result = subprocess.run(
-            ["psql", f"{LOCAL_POSTGRES}/postgres", "-q", "-c", statement],
-            check=False,
-            capture_output=True,
-            text=True,
-        )
+        result = _psql(statement)
         assert result.returncode == 0, f"{statement}: {result.stderr.strip()}"
     return f"{LOCAL_POSTGRES}/{name}"
 
 
 def drop_database(name: str) -> None:
-    subprocess.run(
-        [
-            "psql",
-            f"{LOCAL_POSTGRES}/postgres",
-            "-q",
-            "-c",
-            f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
-        ],
+    _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _psql(statement: str) -> subprocess.CompletedProcess[str]:
+    # A fixed working directory: a render in another thread moves the process into a temporary
+    # folder that copier deletes, and psql refuses to start in a directory that is gone.
+    return subprocess.run(
+        ["psql", f"{LOCAL_POSTGRES}/postgres", "-q", "-c", statement],
+        cwd="/",
         check=False,
         capture_output=True,
+        text=True,
     )
 
 
