@@ -30,6 +30,7 @@ PINS: dict[str, str] = {
     "httptools": "0.9.0",
     "httpx": "0.28.1",
     "limits": "5.8.0",
+    "pgvector": "0.5.1",
     "pydantic": "2.14.3",
     "pydantic-settings": "2.16.3",
     "pyjwt": "2.15.1",
@@ -62,7 +63,8 @@ PINS: dict[str, str] = {
     # images and CI actions
     "uv": "0.13.9",
     "uv-build": "0.13.6",
-    "postgres-image": "pgvector/pgvector:pg16",
+    "postgres-image": "postgres:16",
+    "pgvector-image": "pgvector/pgvector:pg16",
     "redis-image": "redis:7.4-alpine",
     "pgbouncer-image": "edoburu/pgbouncer:v1.24.1-p1",
     "action-checkout": "v5",

@@ -22,9 +22,12 @@ from kiln_tools import checks
 from kiln_tools.matrix import Combination, Dimension, trace_problems
 from kiln_tools.rendering import render, snapshot_template
 from kiln_tools.tooling import (
+    DatabaseUrl,
+    PgvectorServer,
     create_database,
     drop_database,
     free_port,
+    local_postgres,
     run,
     start_server,
     wait_for_http,
@@ -42,12 +45,14 @@ class Build:
     project: Path
     package: str
     database: str = ""
+    # The server that holds its database: the machine's, or the workshop's pgvector one.
+    server: DatabaseUrl = local_postgres
     pristine_problems: list[str] = field(default_factory=list)
     durations: dict[str, float] = field(default_factory=dict)
 
     @property
     def database_url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:5432/{self.database}"
+        return self.server(self.database)
 
     @property
     def services(self) -> dict[str, str]:
@@ -167,7 +172,8 @@ class Workshop:
 
     Not under pytest's basetemp: the generated suites run pytest too, which resets
     /tmp/pytest-of-<user> to mode 0700 and would lock an embedded PostgreSQL (its own system
-    user when started by root) out of its data directory.
+    user when started by root) out of its data directory. The pgvector combinations share one
+    such server, here too: the machine's PostgreSQL has no pgvector.
     """
 
     def __init__(self) -> None:
@@ -175,7 +181,12 @@ class Workshop:
         self.root = Path(self._folder.name)
         self.root.chmod(0o755)
         self.template = snapshot_template(self.root / "template")
+        self.pgvector = PgvectorServer(self.root / "pgvector")
         self._builds: dict[str, Build] = {}
+
+    def server_for(self, combination: Combination) -> DatabaseUrl:
+        """The PostgreSQL a combination's database lives on."""
+        return self.pgvector.url if combination.answers.get("use_pgvector") else local_postgres
 
     def build(
         self,
@@ -189,7 +200,9 @@ class Workshop:
             destination = self.root / combination.id / "project"
             render(self.template, destination, {**combination.answers, **(extra or {})})
             package = next(p.name for p in (destination / "src").iterdir() if p.is_dir())
-            build = Build(combination, dims, destination, package)
+            build = Build(
+                combination, dims, destination, package, server=self.server_for(combination)
+            )
             build.pristine_problems = static_problems(build)
             build.durations["render"] = time.perf_counter() - started
             self._builds[combination.id] = build
@@ -198,7 +211,8 @@ class Workshop:
     def close(self) -> None:
         for build in self._builds.values():
             if build.database:
-                drop_database(build.database)
+                drop_database(build.database, build.server)
+        self.pgvector.stop()
         self._folder.cleanup()
 
 
@@ -207,7 +221,7 @@ def check(build: Build, *, on_step: Callable[[str, float, bool], None] | None = 
     # Its own database: combinations (and concurrent runs) never share one.
     safe_id = re.sub(r"\W", "_", build.combination.id)[:40]
     build.database = f"kiln_{safe_id}_{os.getpid()}"
-    create_database(build.database)
+    create_database(build.database, build.server)
     for name, step in STEPS:
         started = time.perf_counter()
         try:

@@ -6,11 +6,16 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pgserver import PostgresServer
 
 # Settings a developer's shell may carry that must not leak into a rendered project's run.
 LEAKY_VARIABLES = (
@@ -23,16 +28,28 @@ LEAKY_VARIABLES = (
     "UV_PROJECT_ENVIRONMENT",
 )
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432"
+# A PostgreSQL server, as the URL it gives each database by name.
+DatabaseUrl = Callable[[str], str]
+
+
+def local_postgres(database: str) -> str:
+    """The machine's PostgreSQL, which most combinations use."""
+    return f"{LOCAL_POSTGRES}/{database}"
+
+
+def runtime_dir() -> Path:
+    """A private (0700) XDG runtime dir: pgserver keeps its lock file there, and platformdirs
+    warns and falls back to a shared folder without one."""
+    path = Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp/kiln-runtime")  # noqa: S108 - 0700
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
 
 
 def project_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     environment = {k: v for k, v in os.environ.items() if k not in LEAKY_VARIABLES}
     environment.setdefault("PYENV_VERSION", "3.11.7:3.12.1:3.13.0")
     environment["UV_PYTHON_DOWNLOADS"] = "never"
-    # A private (0700) runtime dir for pgserver's lock file; platformdirs warns without one.
-    runtime_dir = Path(environment.get("XDG_RUNTIME_DIR") or "/tmp/kiln-runtime")  # noqa: S108 - 0700
-    runtime_dir.mkdir(mode=0o700, exist_ok=True)
-    environment["XDG_RUNTIME_DIR"] = str(runtime_dir)
+    environment["XDG_RUNTIME_DIR"] = str(runtime_dir())
     environment.update(extra or {})
     return environment
 
@@ -90,31 +107,71 @@ def wait_for_http(url: str, *, seconds: float = 60) -> tuple[int, bytes]:
             time.sleep(0.2)
 
 
-def create_database(name: str) -> str:
-    """A fresh database on the machine's PostgreSQL; returns its URL."""
+def create_database(name: str, server: DatabaseUrl = local_postgres) -> str:
+    """A fresh database on the server (the machine's PostgreSQL by default); returns its URL."""
     for statement in (
         f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
         f'CREATE DATABASE "{name}"',
     ):
-        result = _psql(statement)
+        result = psql(server("postgres"), statement)
         assert result.returncode == 0, f"{statement}: {result.stderr.strip()}"
-    return f"{LOCAL_POSTGRES}/{name}"
+    return server(name)
 
 
-def drop_database(name: str) -> None:
-    _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def drop_database(name: str, server: DatabaseUrl = local_postgres) -> None:
+    psql(server("postgres"), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _psql(statement: str) -> subprocess.CompletedProcess[str]:
+def psql(url: str, statement: str) -> subprocess.CompletedProcess[str]:
+    """One statement through the machine's psql (any libpq URL, unix sockets included)."""
     # A fixed working directory: a render in another thread moves the process into a temporary
     # folder that copier deletes, and psql refuses to start in a directory that is gone.
     return subprocess.run(
-        ["psql", f"{LOCAL_POSTGRES}/postgres", "-q", "-c", statement],
+        ["psql", url, "-q", "-X", "-t", "-A", "-c", statement],
         cwd="/",
         check=False,
         capture_output=True,
         text=True,
     )
+
+
+class PgvectorServer:
+    """An embedded PostgreSQL with pgvector (pgserver): the machine's PostgreSQL has no pgvector.
+
+    Started on the first database asked of it, by whichever thread asks first; `stop` ends it.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._lock = threading.Lock()
+        self._server: PostgresServer | None = None
+
+    def url(self, database: str) -> str:
+        with self._lock:
+            if self._server is None:
+                self._server = self._start()
+            return self._server.get_uri(database)
+
+    def _start(self) -> PostgresServer:
+        # pgserver picks its lock file's folder when it is imported, from XDG_RUNTIME_DIR; and
+        # only the pgvector combinations pay for the import.
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime_dir())
+        import pgserver
+
+        try:
+            # "stop", not "delete": the data directory goes with the folder that holds it.
+            return pgserver.get_server(self.data_dir, cleanup_mode="stop")
+        except subprocess.SubprocessError as error:
+            # An AssertionError fails the combinations that needed it, not the whole run.
+            log = self.data_dir / "log"
+            tail = log.read_text()[-4000:] if log.is_file() else ""
+            raise AssertionError(f"pgserver did not start: {error}\n{tail}") from error
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._server is not None:
+                self._server.cleanup()
+                self._server = None
 
 
 def start_server(

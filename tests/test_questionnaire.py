@@ -26,6 +26,7 @@ REFUSED = [
     ({"package_name": "redis"}, "shadow a dependency"),
     ({"package_name": "celery"}, "shadow a dependency"),
     ({"package_name": "dramatiq"}, "shadow a dependency"),
+    ({"package_name": "pgvector"}, "shadow a dependency"),
     ({"package_name": "tests"}, "shadow a dependency or folder"),
     ({"package_name": "a" * 33}, "at most 32 characters"),
     ({"description": "two\nlines"}, "single line"),
@@ -34,6 +35,7 @@ REFUSED = [
     ({"use_auth": "maybe"}, "neither yes nor no"),
     ({"use_cache": "maybe"}, "neither yes nor no"),
     ({"task_queue": "rq"}, "'rq' is not in \\['dramatiq', 'celery', 'none'\\]"),
+    ({"use_pgvector": "maybe"}, "neither yes nor no"),
 ]
 
 

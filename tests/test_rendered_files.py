@@ -16,10 +16,17 @@ RENDERS = {
     "default": {},
     "unicode-name": {"project_name": "Café Ação API"},
     "longest-names": {"project_name": "Enterprise Order Fulfilment Svcs"},
-    # The default queue is Dramatiq: Celery's modules get their long-name check here.
+    # The default queue is Dramatiq: Celery's modules get their long-name check here, and the
+    # documents package (off by default), in both its forms: with a queue here, without below.
     "longest-names-celery": {
         "project_name": "Enterprise Order Fulfilment Svcs",
         "task_queue": "celery",
+        "use_pgvector": True,
+    },
+    "longest-names-pgvector-no-queue": {
+        "project_name": "Enterprise Order Fulfilment Svcs",
+        "task_queue": "none",
+        "use_pgvector": True,
     },
     "python-3.13": {"python_version": "3.13"},
 }
