@@ -1,4 +1,5 @@
-"""`kiln`: the maintainer CLI. `kiln matrix list`, `kiln matrix check`, `kiln render ID DEST`."""
+"""`kiln`: the maintainer CLI. `kiln matrix list`, `kiln matrix check`, `kiln render ID DEST`,
+`kiln bench observability`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from kiln_tools.bench import observability_cost
 from kiln_tools.matrix import Combination, combinations, dimensions, pairwise, select
 from kiln_tools.rendering import render, snapshot_template
 from kiln_tools.steps import STEPS, Build, Workshop, check_many
@@ -17,6 +19,8 @@ from kiln_tools.steps import STEPS, Build, Workshop, check_many
 app = typer.Typer(no_args_is_help=True, help=__doc__)
 matrix_app = typer.Typer(no_args_is_help=True, help="The flag matrix derived from copier.yml.")
 app.add_typer(matrix_app, name="matrix")
+bench_app = typer.Typer(no_args_is_help=True, help="Throughput of rendered services, side by side.")
+app.add_typer(bench_app, name="bench")
 
 OnlyOption = Annotated[list[str] | None, typer.Option("--only", help="Combination id (repeatable)")]
 FlagOption = Annotated[list[str] | None, typer.Option("--flag", help="name=value (repeatable)")]
@@ -52,7 +56,7 @@ def list_combinations(
 def check_combinations(
     only: OnlyOption = None,
     flag: FlagOption = None,
-    jobs: Annotated[int, typer.Option("-j", "--jobs", min=1, help="Combinations at once")] = 2,
+    jobs: Annotated[int, typer.Option("-j", "--jobs", min=1, help="Combinations at once")] = 3,
     pairs: PairwiseOption = False,
 ) -> None:
     """Render, install and prove each chosen combination; a table of step times at the end."""
@@ -115,6 +119,19 @@ def render_combination(
     template = snapshot_template(destination.parent / f".{destination.name}-template")
     render(template, destination, dict(combination.answers))
     typer.echo(f"rendered {combination.id} into {destination}")
+
+
+@bench_app.command("observability")
+def bench_observability(
+    rounds: Annotated[int, typer.Option(min=1, help="Alternating rounds per side")] = 5,
+    seconds: Annotated[float, typer.Option(min=0.5, help="Length of a round")] = 3.0,
+) -> None:
+    """`GET /health/live` with `use_observability` on against off (tracing at its default 10 %)."""
+    on, off = observability_cost(rounds=rounds, seconds=seconds)
+    for side in (on, off):
+        rates = ", ".join(f"{rate:.0f}" for rate in side.rates)
+        typer.echo(f"{side.label:20} median {side.median:7.0f} requests/s  (rounds: {rates})")
+    typer.echo(f"ratio on/off: {on.median / off.median:.2f}")
 
 
 def main() -> None:

@@ -44,6 +44,8 @@ def test_interactive_copy_answers_every_prompt(template: Path, tmp_path: Path) -
     child.sendline("")  # a choice: Enter takes the default
     child.expect("Vector search with pgvector")
     child.send("y")
+    child.expect("Observability: Prometheus")
+    child.send("n")
     child.expect("is ready in")
     assert child.wait() == 0
     answers = yaml.safe_load((destination / ".copier-answers.yml").read_text())
@@ -54,5 +56,6 @@ def test_interactive_copy_answers_every_prompt(template: Path, tmp_path: Path) -
     assert answers["use_cache"] is True
     assert answers["task_queue"] == "dramatiq"
     assert answers["use_pgvector"] is True
+    assert answers["use_observability"] is False
     assert (destination / "src" / "interactive_demo" / "main.py").is_file()
     assert not (destination / "src" / "interactive_demo" / "users").exists()

@@ -36,6 +36,7 @@ REFUSED = [
     ({"use_cache": "maybe"}, "neither yes nor no"),
     ({"task_queue": "rq"}, "'rq' is not in \\['dramatiq', 'celery', 'none'\\]"),
     ({"use_pgvector": "maybe"}, "neither yes nor no"),
+    ({"use_observability": "maybe"}, "neither yes nor no"),
 ]
 
 

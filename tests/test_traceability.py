@@ -71,8 +71,14 @@ def test_planned_rows_wait_for_a_flag_that_does_not_exist_yet() -> None:
             assert not flags & {f"use_{row.flags}"}, f"{row.id}: its flag exists, embody it"
 
 
-# The default render, and one per value a default leaves out (the other task queue, pgvector).
-RENDERS = {"default": {}, "celery": {"task_queue": "celery"}, "pgvector": {"use_pgvector": True}}
+# The default render, and one per value a default leaves out (the other task queue, pgvector,
+# no observability).
+RENDERS = {
+    "default": {},
+    "celery": {"task_queue": "celery"},
+    "pgvector": {"use_pgvector": True},
+    "noobservability": {"use_observability": False},
+}
 
 
 @pytest.fixture(scope="module")
