@@ -66,6 +66,7 @@ PINS: dict[str, str] = {
     "types-pyyaml": "6.0.12.20261113",
     "ruff": "0.17.6",
     # images and CI actions
+    "copier": "9.19.1",
     "uv": "0.13.9",
     "uv-build": "0.13.6",
     "postgres-image": "postgres:16",

@@ -10,7 +10,7 @@ from pathlib import Path
 import copier
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE_PARTS = ("copier.yml", "template", "extensions")
+TEMPLATE_PARTS = ("copier.yml", "template", "extensions", "migrations")
 DEFAULT_ANSWERS: dict[str, object] = {
     "project_name": "Kiln Demo",
     "author_name": "Kiln Tests",

@@ -84,3 +84,5 @@ def test_pins_match_the_template_toolchain() -> None:
     from kiln import PINS
 
     assert PINS["ruff"] == importlib.metadata.version("ruff")
+    # The generated template-update workflow checks with the copier Kiln is tested with.
+    assert PINS["copier"] == importlib.metadata.version("copier")

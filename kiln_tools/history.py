@@ -1,0 +1,166 @@
+"""Real git history for the update tests: the template as tagged releases, projects as repositories.
+
+`TemplateReleases` commits the template's working tree (or a changed copy of it) into a git
+repository of its own and tags it, so `copier copy --vcs-ref` and `copier update` work offline,
+exactly as they do for a user who installed a tagged Kiln release.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import copier
+
+from kiln_tools.rendering import _RENDER_LOCK, DEFAULT_ANSWERS, REPO_ROOT, snapshot_template
+
+# Commits made here carry a fixed identity, whatever the machine's git configuration says.
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Kiln Tests",
+    "GIT_AUTHOR_EMAIL": "tests@example.com",
+    "GIT_COMMITTER_NAME": "Kiln Tests",
+    "GIT_COMMITTER_EMAIL": "tests@example.com",
+}
+# What a project's tree comparison leaves out: git's own data, the installed environment, and
+# .env, whose secret is random on every render (it is git-ignored and never updated).
+UNCOMPARED = {".git", ".venv", ".env", ".devdata", ".mypy_cache", ".ruff_cache", "__pycache__"}
+CONFLICT_MARKER = re.compile(rb"^(<<<<<<< |>>>>>>> )", re.MULTILINE)
+
+
+def git(directory: Path, *arguments: str) -> str:
+    result = subprocess.run(
+        ["git", *arguments],
+        cwd=directory,
+        env={**os.environ, **GIT_IDENTITY},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, f"git {' '.join(arguments)}: {result.stderr}"
+    return result.stdout
+
+
+def current_release() -> str:
+    """The newest release in CHANGELOG.md: the version the working tree is about to be tagged."""
+    match = re.search(r"^## (\d+\.\d+\.\d+)", (REPO_ROOT / "CHANGELOG.md").read_text(), re.M)
+    assert match, "CHANGELOG.md has no '## X.Y.Z' release heading"
+    return match.group(1)
+
+
+class TemplateReleases:
+    """A git repository of the template whose tags are releases."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True)
+        git(root, "init", "--quiet", "--initial-branch=main")
+
+    def release(self, version: str, change: Callable[[Path], None] | None = None) -> str:
+        """Commit the template's working tree, changed by `change`, as release `version`."""
+        for entry in self.root.iterdir():
+            if entry.name != ".git":
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+        staging = snapshot_template(self.root.parent / f"staging-{version}")
+        for entry in staging.iterdir():
+            shutil.move(entry, self.root / entry.name)
+        staging.rmdir()
+        if change is not None:
+            change(self.root)
+        git(self.root, "add", "--all")
+        git(self.root, "commit", "--quiet", "--allow-empty", "-m", f"Release {version}")
+        tag = f"v{version}"
+        git(self.root, "tag", tag)
+        return tag
+
+    def copy(self, tag: str, destination: Path, answers: Mapping[str, Any]) -> Path:
+        """`copier copy` of a release into a new git repository, committed as a user would."""
+        with _RENDER_LOCK:
+            copier.run_copy(
+                str(self.root),
+                str(destination),
+                data={**DEFAULT_ANSWERS, **answers},
+                vcs_ref=tag,
+                defaults=True,
+                unsafe=True,
+                quiet=True,
+                settings=copier.Settings(),
+            )
+        git(destination, "init", "--quiet", "--initial-branch=main")
+        commit_all(destination, "Render from Kiln")
+        return destination
+
+
+def update(project: Path, tag: str, data: Mapping[str, Any] | None = None) -> None:
+    """`copier update --trust --skip-answered --defaults [--data ...]` to a release."""
+    with _RENDER_LOCK:
+        copier.run_update(
+            str(project),
+            data=dict(data or {}),
+            vcs_ref=tag,
+            defaults=True,
+            overwrite=True,
+            skip_answered=True,
+            unsafe=True,
+            quiet=True,
+            settings=copier.Settings(),
+        )
+
+
+def commit_all(project: Path, message: str) -> None:
+    git(project, "add", "--all")
+    git(project, "commit", "--quiet", "-m", message)
+
+
+def tree(project: Path) -> dict[str, bytes]:
+    """Every file of a project by relative path, without the uncompared parts."""
+    files: dict[str, bytes] = {}
+    for path in sorted(project.rglob("*")):
+        relative = path.relative_to(project)
+        if path.is_file() and not UNCOMPARED.intersection(relative.parts):
+            files[relative.as_posix()] = path.read_bytes()
+    return files
+
+
+def tree_differences(actual: dict[str, bytes], expected: dict[str, bytes]) -> list[str]:
+    """What tells two trees apart, one line per path."""
+    return (
+        [f"only in the updated project: {path}" for path in sorted(actual.keys() - expected)]
+        + [f"only in the fresh render: {path}" for path in sorted(expected.keys() - actual)]
+        + [
+            f"differs: {path}"
+            for path in sorted(actual.keys() & expected.keys())
+            if actual[path] != expected[path]
+        ]
+    )
+
+
+def without_commit(answers_file: bytes) -> bytes:
+    """The answers file without `_commit`: two renders of one release may name it differently."""
+    return re.sub(rb"^_commit: .*\n", b"", answers_file, flags=re.MULTILINE)
+
+
+def conflicted_files(project: Path) -> list[str]:
+    """Files git holds as unmerged, as `git status` shows them after an update with conflicts."""
+    return sorted(git(project, "diff", "--name-only", "--diff-filter=U").split())
+
+
+def files_with_markers(files: dict[str, bytes]) -> list[str]:
+    return [path for path, content in files.items() if CONFLICT_MARKER.search(content)]
+
+
+def update_available(project: Path) -> bool:
+    """What the generated `template-update` workflow asks: `copier check-update --quiet`."""
+    result = subprocess.run(
+        [sys.executable, "-m", "copier", "check-update", "--quiet", str(project)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode in {0, 2}, result.stderr
+    return result.returncode == 2
