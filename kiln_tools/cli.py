@@ -1,5 +1,5 @@
 """`kiln`: the maintainer CLI. `kiln matrix list`, `kiln matrix check`, `kiln render ID DEST`,
-`kiln bench observability`."""
+`kiln bench [SCENARIO]...`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from kiln_tools.bench import observability_cost
+from kiln_tools.bench import SCENARIOS, Comparison, run_scenarios
 from kiln_tools.matrix import Combination, combinations, dimensions, pairwise, select
 from kiln_tools.rendering import render, snapshot_template
 from kiln_tools.steps import STEPS, Build, Workshop, check_many
@@ -19,8 +19,6 @@ from kiln_tools.steps import STEPS, Build, Workshop, check_many
 app = typer.Typer(no_args_is_help=True, help=__doc__)
 matrix_app = typer.Typer(no_args_is_help=True, help="The flag matrix derived from copier.yml.")
 app.add_typer(matrix_app, name="matrix")
-bench_app = typer.Typer(no_args_is_help=True, help="Throughput of rendered services, side by side.")
-app.add_typer(bench_app, name="bench")
 
 OnlyOption = Annotated[list[str] | None, typer.Option("--only", help="Combination id (repeatable)")]
 FlagOption = Annotated[list[str] | None, typer.Option("--flag", help="name=value (repeatable)")]
@@ -121,17 +119,62 @@ def render_combination(
     typer.echo(f"rendered {combination.id} into {destination}")
 
 
-@bench_app.command("observability")
-def bench_observability(
+@app.command("bench")
+def bench(
+    scenarios: Annotated[
+        list[str] | None,
+        typer.Argument(help=f"Scenarios, default all: {', '.join(SCENARIOS)}", show_default=False),
+    ] = None,
     rounds: Annotated[int, typer.Option(min=1, help="Alternating rounds per side")] = 5,
-    seconds: Annotated[float, typer.Option(min=0.5, help="Length of a round")] = 3.0,
+    seconds: Annotated[int, typer.Option(min=1, help="Length of a round, in seconds")] = 5,
+    connections: Annotated[int, typer.Option(min=1, help="wrk's open connections")] = 64,
+    save: Annotated[Path | None, typer.Option("--json", help="Also write the figures here")] = None,
 ) -> None:
-    """`GET /health/live` with `use_observability` on against off (tracing at its default 10 %)."""
-    on, off = observability_cost(rounds=rounds, seconds=seconds)
-    for side in (on, off):
-        rates = ", ".join(f"{rate:.0f}" for rate in side.rates)
-        typer.echo(f"{side.label:20} median {side.median:7.0f} requests/s  (rounds: {rates})")
-    typer.echo(f"ratio on/off: {on.median / off.median:.2f}")
+    """Rendered services against a baseline, A B A B on one machine; exit 1 if a budget fails."""
+    unknown = sorted(set(scenarios or ()) - set(SCENARIOS))
+    if unknown:
+        typer.echo(f"unknown scenario {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
+        raise typer.Exit(2)
+    chosen = scenarios or list(SCENARIOS)
+    results = run_scenarios(chosen, rounds=rounds, seconds=seconds, connections=connections)
+    header = f"{'scenario':16} {'side':28} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}"
+    typer.echo(header + f" {'CPU µs/req':>10} {'errors':>6}")
+    for comparison in results:
+        for side in (comparison.subject, comparison.baseline):
+            typer.echo(
+                f"{comparison.name:16} {side.label:28} {side.median(lambda r: r.rate):8.0f}"
+                f" {side.median(lambda r: r.p50_ms):7.2f} {side.median(lambda r: r.p95_ms):7.2f}"
+                f" {side.median(lambda r: r.p99_ms):7.2f} {side.median(lambda r: r.cpu_us):10.0f}"
+                f" {side.errors:6d}"
+            )
+    typer.echo("")
+    failed = False
+    for comparison in results:
+        ok = comparison.holds(comparison) and not comparison.subject.errors
+        failed = failed or not ok
+        ratios = ", ".join(f"{ratio:.2f}" for ratio in comparison.ratios)
+        typer.echo(
+            f"{comparison.name:16} ratio {comparison.ratio:5.2f} (rounds {ratios})"
+            f"  budget {comparison.budget}: {'holds' if ok else 'MISSED'}"
+        )
+    if save is not None:
+        save.write_text(json.dumps([_figures(comparison) for comparison in results], indent=2))
+    if failed:
+        raise typer.Exit(1)
+
+
+def _figures(comparison: Comparison) -> dict[str, object]:
+    return {
+        "scenario": comparison.name,
+        "budget": comparison.budget,
+        "holds": comparison.holds(comparison),
+        "ratio": comparison.ratio,
+        "ratios": comparison.ratios,
+        "sides": [
+            {"label": side.label, "path": side.path, "rounds": [vars(one) for one in side.rounds]}
+            for side in (comparison.subject, comparison.baseline)
+        ],
+    }
 
 
 def main() -> None:

@@ -203,7 +203,7 @@ USER_EDITS = {
     "tests/unit/test_build.py": ["async def test_the_build_endpoint_names_the_build()"],
     f"src/{PACKAGE}/api.py": [
         f"from {PACKAGE}.build import router as build_router",
-        "api_router.include_router(build_router)",
+        "    (build_router, ERROR_RESPONSES),",
     ],
     CONFIG: ["http_timeout_seconds: float = Field(default=7.5, gt=0)"],
     "tests/unit/test_config.py": ["def test_outbound_calls_wait_longer_here()"],
@@ -221,11 +221,13 @@ def make_user_edits(project: Path) -> None:
     # Where ruff's isort puts it: among the first-party imports, in module order.
     first_party = [i for i, line in enumerate(lines) if line.startswith(f"from {PACKAGE}.")]
     after = [i for i in first_party if lines[i] > f"from {PACKAGE}.build "]
-    lines.insert(
-        after[0] if after else first_party[-1] + 1,
-        f"from {PACKAGE}.build import router as build_router\n",
+    import_line = f"from {PACKAGE}.build import router as build_router\n"
+    lines.insert(after[0] if after else first_party[-1] + 1, import_line)
+    # Registered last, in the list every domain router is registered in.
+    closing = lines.index(
+        "]\n", next(i for i, line in enumerate(lines) if line.startswith("API_ROUTERS"))
     )
-    lines.append("api_router.include_router(build_router)\n")
+    lines.insert(closing, "    (build_router, ERROR_RESPONSES),\n")
     api.write_text("".join(lines))
     edit(
         project / CONFIG,
