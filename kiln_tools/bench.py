@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -29,8 +30,8 @@ from kiln_tools.tooling import (
     create_database,
     drop_database,
     free_port,
+    project_environment,
     run,
-    start_server,
     wait_for_http,
 )
 
@@ -146,20 +147,30 @@ def measure(
 
 @contextmanager
 def pinned_server(
-    project: Path, command: Sequence[str], env: dict[str, str], ready_path: str
+    project: Path, command: Sequence[str], env: dict[str, str], ready_path: str, log: Path
 ) -> Iterator[tuple[str, int]]:
-    """A server on SERVER_CORE, ready; its base URL and process id; SIGTERM afterwards."""
+    """A server on SERVER_CORE, ready; its base URL and process id; SIGTERM afterwards.
+
+    Its output goes to `log`, read by nobody during the run: a pipe would fill up with the slow-
+    request warnings of a loaded server and then block it.
+    """
     port = free_port()
-    server = start_server(
-        project, ["taskset", "-c", SERVER_CORE, *command, "--port", str(port)], env
-    )
-    try:
-        status, body = wait_for_http(f"http://127.0.0.1:{port}{ready_path}")
-        assert status == 200, body
-        yield f"http://127.0.0.1:{port}", server.pid
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.communicate(timeout=30)
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            ["taskset", "-c", SERVER_CORE, *command, "--port", str(port)],
+            cwd=project,
+            env=project_environment(env),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            status, body = wait_for_http(f"http://127.0.0.1:{port}{ready_path}")
+            assert status == 200, body
+            yield f"http://127.0.0.1:{port}", server.pid
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
 
 
 class Bench:
@@ -179,6 +190,9 @@ class Bench:
             drop_database(name, server)
         self.workshop.close()
 
+    def log(self, label: str) -> Path:
+        return self.workshop.root / f"{re.sub(r'[^a-z0-9]+', '-', label.lower())}.log"
+
     def build(self, **answers: object) -> Build:
         """The `--defaults` render with these answers changed, installed."""
         base = default_combination(self.dims)
@@ -187,7 +201,7 @@ class Bench:
         build = self.workshop.build(Combination(label, merged), self.dims)
         if not (build.project / ".venv").is_dir():
             sync(build)
-            add_bench_route(build)
+            add_bench_routes(build)
         return build
 
     def database(self, build: Build) -> str:
@@ -210,7 +224,7 @@ class Bench:
         command = str(build.project / ".venv" / "bin" / build.package)
         run(build.project, command, "db", "upgrade", env=env)
         url, pid = self._stack.enter_context(
-            pinned_server(build.project, [command, "serve"], env, "/health/ready")
+            pinned_server(build.project, [command, "serve"], env, "/health/ready", self.log(label))
         )
         return Side(label, url, pid, path)
 
@@ -223,7 +237,11 @@ class Bench:
         ]  # fmt: skip
         url, pid = self._stack.enter_context(
             pinned_server(
-                build.project, command, {"DATABASE_URL": database_url, **env}, "/api/v1/bench/ping"
+                build.project,
+                command,
+                {"DATABASE_URL": database_url, **env},
+                "/api/v1/bench/ping",
+                self.log("bare FastAPI"),
             )
         )
         return Side("bare FastAPI", url, pid, path)
@@ -240,32 +258,36 @@ if method ~= "GET" then
 end
 """
 
-BENCH_ROUTE = '''"""A trivial JSON endpoint for `kiln bench`: the whole stack, nothing else."""
+BENCH_ROUTES = '''"""Trivial JSON endpoints for `kiln bench`: the whole stack, nothing else."""
 
 from fastapi import APIRouter
 
-router = APIRouter(prefix="/bench", tags=["bench"])
+first = APIRouter(prefix="/bench", tags=["bench"])
+last = APIRouter(prefix="/bench-last", tags=["bench"])
 
 
-@router.get("/ping")
+@first.get("/ping")
 async def ping() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@last.get("/ping")
+async def ping_last() -> dict[str, str]:
     return {"status": "ok"}
 '''
 
 
-def add_bench_route(build: Build) -> None:
-    """Mount `GET /api/v1/bench/ping` first among the API's routers (this copy only).
-
-    First, so the stack scenario measures the stack; routing past every route is its own line
-    in docs/performance.md.
-    """
+def add_bench_routes(build: Build) -> None:
+    """Mount `GET /api/v1/bench/ping` before the API's routers and `/api/v1/bench-last/ping`
+    after them (this copy only): the first measures the stack, the pair what routing costs."""
     package = build.project / "src" / build.package
-    (package / "bench_probe.py").write_text(BENCH_ROUTE)
+    (package / "bench_probe.py").write_text(BENCH_ROUTES)
     api = package / "api.py"
     api.write_text(
         api.read_text()
-        + f"\nfrom {build.package}.bench_probe import router as bench_router  # noqa: E402\n"
-        + "\nAPI_ROUTERS.insert(0, (bench_router, ERROR_RESPONSES))\n"
+        + f"\nfrom {build.package} import bench_probe  # noqa: E402\n"
+        + "\nAPI_ROUTERS.insert(0, (bench_probe.first, ERROR_RESPONSES))"
+        + "\nAPI_ROUTERS.append((bench_probe.last, ERROR_RESPONSES))\n"
     )
 
 
@@ -389,6 +411,16 @@ def vector_search(bench: Bench) -> Comparison:
     return Comparison("5 vector search", subject, baseline, "(figures only)", lambda c: True)
 
 
+def routing(bench: Bench) -> Comparison:
+    """The trivial endpoint registered after every route of the all-flags render, and before."""
+    build = bench.build(**ALL_ON)
+    last = bench.service(
+        build, "after every route", bench.database(build), "/api/v1/bench-last/ping"
+    )
+    first = Side("before every route", last.url, last.pid, "/api/v1/bench/ping")
+    return Comparison("routing", last, first, "(figures only)", lambda c: True)
+
+
 def observability(bench: Bench) -> Comparison:
     """The trivial endpoint of the `--defaults` render with `use_observability` on and off."""
     sides = []
@@ -436,6 +468,7 @@ SCENARIOS: dict[str, Callable[[Bench], Comparison]] = {
     "auth-read": authenticated_read,
     "vector-search": vector_search,
     "observability": observability,
+    "routing": routing,
 }
 
 
