@@ -130,13 +130,12 @@ class Lab:
         self.new = self.releases.release(current_release())
         self._fresh: dict[str, Path] = {}
 
-    def fresh(self, answers: dict[str, Any], releases: TemplateReleases | None = None) -> Path:
+    def fresh(self, answers: dict[str, Any]) -> Path:
         """A fresh render of this release (each set of answers rendered once)."""
-        releases = releases or self.releases
-        key = f"{id(releases)}-{sorted(answers.items())}"
+        key = str(sorted(answers.items()))
         if key not in self._fresh:
             destination = self.root / f"fresh-{len(self._fresh)}"
-            self._fresh[key] = releases.copy(self.new, destination, answers)
+            self._fresh[key] = self.releases.copy(self.new, destination, answers)
         return self._fresh[key]
 
     def project(self, name: str, answers: dict[str, Any]) -> Path:
@@ -153,7 +152,8 @@ def lab() -> Iterator[Lab]:
 
 @pytest.fixture(scope="module", params=CASES, ids=[case.id for case in CASES])
 def case(request: pytest.FixtureRequest) -> Case:
-    return request.param  # type: ignore[no-any-return]
+    case: Case = request.param
+    return case
 
 
 def comparable(files: dict[str, bytes]) -> dict[str, bytes]:
