@@ -30,8 +30,8 @@ from kiln_tools.tooling import (
     create_database,
     drop_database,
     free_port,
-    project_environment,
     run,
+    start_server,
     wait_for_http,
 )
 
@@ -151,26 +151,19 @@ def pinned_server(
 ) -> Iterator[tuple[str, int]]:
     """A server on SERVER_CORE, ready; its base URL and process id; SIGTERM afterwards.
 
-    Its output goes to `log`, read by nobody during the run: a pipe would fill up with the slow-
+    Its output goes to `log`: a pipe nobody reads during the run would fill up with the slow-
     request warnings of a loaded server and then block it.
     """
     port = free_port()
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            ["taskset", "-c", SERVER_CORE, *command, "--port", str(port)],
-            cwd=project,
-            env=project_environment(env),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            status, body = wait_for_http(f"http://127.0.0.1:{port}{ready_path}")
-            assert status == 200, body
-            yield f"http://127.0.0.1:{port}", server.pid
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
+    pinned = ["taskset", "-c", SERVER_CORE, *command, "--port", str(port)]
+    server = start_server(project, pinned, env, log=log)
+    try:
+        status, body = wait_for_http(f"http://127.0.0.1:{port}{ready_path}")
+        assert status == 200, body
+        yield f"http://127.0.0.1:{port}", server.pid
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
 
 
 class Bench:
@@ -285,7 +278,7 @@ def add_bench_routes(build: Build) -> None:
     api = package / "api.py"
     api.write_text(
         api.read_text()
-        + f"\nfrom {build.package} import bench_probe  # noqa: E402\n"
+        + f"\nfrom {build.package} import bench_probe\n"
         + "\nAPI_ROUTERS.insert(0, (bench_probe.first, ERROR_RESPONSES))"
         + "\nAPI_ROUTERS.append((bench_probe.last, ERROR_RESPONSES))\n"
     )

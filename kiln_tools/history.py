@@ -7,7 +7,6 @@ exactly as they do for a user who installed a tagged Kiln release.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -19,6 +18,7 @@ from typing import Any
 import copier
 
 from kiln_tools.rendering import _RENDER_LOCK, DEFAULT_ANSWERS, REPO_ROOT, snapshot_template
+from kiln_tools.tooling import run
 
 # Commits made here carry a fixed identity, whatever the machine's git configuration says.
 GIT_IDENTITY = {
@@ -34,16 +34,7 @@ CONFLICT_MARKER = re.compile(rb"^(<<<<<<< |>>>>>>> )", re.MULTILINE)
 
 
 def git(directory: Path, *arguments: str) -> str:
-    result = subprocess.run(
-        ["git", *arguments],
-        cwd=directory,
-        env={**os.environ, **GIT_IDENTITY},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, f"git {' '.join(arguments)}: {result.stderr}"
-    return result.stdout
+    return run(directory, "git", *arguments, env=GIT_IDENTITY).stdout
 
 
 def current_release() -> str:

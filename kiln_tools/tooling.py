@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -178,16 +179,24 @@ class PgvectorServer:
 
 
 def start_server(
-    project: Path, command: Sequence[str], env: Mapping[str, str] | None = None
+    project: Path,
+    command: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    *,
+    log: Path | None = None,
 ) -> subprocess.Popen[str]:
+    """A server in its own session; its output on a pipe, or in `log` when nobody will read the
+    pipe while it runs (a full pipe blocks the server)."""
     uv = shutil.which("uv")
     assert uv
-    return subprocess.Popen(
-        [uv, *command[1:]] if command[0] == "uv" else list(command),
-        cwd=project,
-        env=project_environment(env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    with contextlib.ExitStack() as files:
+        output = files.enter_context(log.open("w")) if log else subprocess.PIPE
+        return subprocess.Popen(
+            [uv, *command[1:]] if command[0] == "uv" else list(command),
+            cwd=project,
+            env=project_environment(env),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
