@@ -36,6 +36,7 @@ from kiln_tools.tooling import (
 )
 
 KILN_TOOLS = Path(__file__).resolve().parent
+PHASE_PROBE = KILN_TOOLS / "phase_probe"
 SERVER_CORE = "0"
 LOAD_CORE = "1"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -169,7 +170,8 @@ def pinned_server(
 class Bench:
     """Renders, databases and servers of one benchmark run; everything stops with it."""
 
-    def __init__(self) -> None:
+    def __init__(self, service_env: dict[str, str] | None = None) -> None:
+        self.service_env = service_env or {}  # e.g. the phase probe's, for the services only
         self.workshop = Workshop()
         self.dims = dimensions()
         self._stack = ExitStack()
@@ -213,6 +215,7 @@ class Bench:
             "LOG_LEVEL": "WARNING",  # a benchmark's requests would fill a pipe nobody reads
             # Limits still counted (their cost is part of the stack), never reached by wrk.
             "RATE_LIMIT_DEFAULT": "1000000000/minute",
+            **self.service_env,
         }
         command = str(build.project / ".venv" / "bin" / build.package)
         run(build.project, command, "db", "upgrade", env=env)
@@ -465,14 +468,43 @@ SCENARIOS: dict[str, Callable[[Bench], Comparison]] = {
 }
 
 
+def phase_probe_env(phases: Path, *, stock_pool: bool) -> dict[str, str]:
+    """The environment that loads `phase_probe/sitecustomize.py` into a service's processes."""
+    phases.mkdir(parents=True, exist_ok=True)
+    env = {"PYTHONPATH": str(PHASE_PROBE), "KILN_PHASES": str(phases)}
+    return env | ({"KILN_PHASES_STOCK_POOL": "1"} if stock_pool else {})
+
+
+PHASES = ("queued", "rate_limit", "pool_wait", "statements", "close", "request")
+
+
+def phase_percentiles(phases: Path) -> dict[str, tuple[float, float, float, float]]:
+    """p50, p95, p99 and max of each phase in ms, over every request the probe wrote."""
+    requests = [
+        json.loads(line) for log in phases.glob("*.jsonl") for line in log.read_text().splitlines()
+    ]
+    figures = {}
+    for phase in PHASES:
+        values = sorted(request.get(phase, 0.0) * 1000 for request in requests)
+        if values:
+            at = [values[min(len(values) - 1, int(len(values) * q))] for q in (0.5, 0.95, 0.99)]
+            figures[phase] = (at[0], at[1], at[2], values[-1])
+    return figures
+
+
 def run_scenarios(
-    names: Sequence[str], *, rounds: int, seconds: int, connections: int
+    names: Sequence[str],
+    *,
+    rounds: int,
+    seconds: int,
+    connections: int,
+    service_env: dict[str, str] | None = None,
 ) -> list[Comparison]:
     """Each scenario with its own servers, measured A B A B, then stopped."""
     find_wrk()
     results = []
     for name in names:
-        bench = Bench()
+        bench = Bench(service_env)
         try:
             comparison = SCENARIOS[name](bench)
             measure(

@@ -11,7 +11,13 @@ from typing import Annotated
 
 import typer
 
-from kiln_tools.bench import SCENARIOS, Comparison, run_scenarios
+from kiln_tools.bench import (
+    SCENARIOS,
+    Comparison,
+    phase_percentiles,
+    phase_probe_env,
+    run_scenarios,
+)
 from kiln_tools.matrix import Combination, combinations, dimensions, pairwise, select
 from kiln_tools.rendering import render, snapshot_template
 from kiln_tools.steps import STEPS, Build, Workshop, check_many
@@ -129,14 +135,27 @@ def bench(
     seconds: Annotated[int, typer.Option(min=1, help="Length of a round, in seconds")] = 5,
     connections: Annotated[int, typer.Option(min=1, help="wrk's open connections")] = 64,
     save: Annotated[Path | None, typer.Option("--json", help="Also write the figures here")] = None,
+    phases: Annotated[
+        Path | None,
+        typer.Option(help="Time each request's phases in the services; one file per process here"),
+    ] = None,
+    stock_pool: Annotated[
+        bool, typer.Option(help="With --phases: SQLAlchemy's own pool queue, not the fair one")
+    ] = False,
 ) -> None:
     """Rendered services against a baseline, A B A B on one machine; exit 1 if a budget fails."""
     unknown = sorted(set(scenarios or ()) - set(SCENARIOS))
     if unknown:
         typer.echo(f"unknown scenario {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
         raise typer.Exit(2)
+    if stock_pool and phases is None:
+        typer.echo("--stock-pool goes with --phases DIRECTORY")
+        raise typer.Exit(2)
     chosen = scenarios or list(SCENARIOS)
-    results = run_scenarios(chosen, rounds=rounds, seconds=seconds, connections=connections)
+    service_env = phase_probe_env(phases, stock_pool=stock_pool) if phases else None
+    results = run_scenarios(
+        chosen, rounds=rounds, seconds=seconds, connections=connections, service_env=service_env
+    )
     header = f"{'scenario':16} {'side':28} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}"
     typer.echo(header + f" {'CPU µs/req':>10} {'errors':>6}")
     for comparison in results:
@@ -157,6 +176,10 @@ def bench(
             f"{comparison.name:16} ratio {comparison.ratio:5.2f} (rounds {ratios})"
             f"  budget {comparison.budget}: {'holds' if ok else 'MISSED'}"
         )
+    if phases is not None:
+        typer.echo(f"\n{'phase (ms)':12} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}")
+        for phase, figures in phase_percentiles(phases).items():
+            typer.echo(f"{phase:12}" + "".join(f" {figure:8.1f}" for figure in figures))
     if save is not None:
         save.write_text(json.dumps([_figures(comparison) for comparison in results], indent=2))
     if failed:
