@@ -2,7 +2,8 @@
 
 `TemplateReleases` commits the template's working tree (or a changed copy of it) into a git
 repository of its own and tags it, so `copier copy --vcs-ref` and `copier update` work offline,
-exactly as they do for a user who installed a tagged Kiln release.
+exactly as they do for a user who installed a tagged Kiln release. `release_tag_problems` checks
+Kiln's own release tags against CHANGELOG.md.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import copier
+from packaging.version import InvalidVersion, Version
 
 from kiln_tools.rendering import _RENDER_LOCK, DEFAULT_ANSWERS, REPO_ROOT, snapshot_template
 from kiln_tools.tooling import run
@@ -31,6 +34,8 @@ GIT_IDENTITY = {
 # .env, whose secret is random on every render (it is git-ignored and never updated).
 UNCOMPARED = {".git", ".venv", ".env", ".devdata", ".mypy_cache", ".ruff_cache", "__pycache__"}
 CONFLICT_MARKER = re.compile(rb"^(<<<<<<< |>>>>>>> )", re.MULTILINE)
+RELEASE_HEADING = re.compile(r"^## (\d+\.\d+\.\d+)", re.MULTILINE)
+UNRELEASED = re.compile(r"^## Unreleased\n(.*?)(?=^## |\Z)", re.MULTILINE | re.DOTALL)
 
 
 def git(directory: Path, *arguments: str) -> str:
@@ -39,9 +44,39 @@ def git(directory: Path, *arguments: str) -> str:
 
 def current_release() -> str:
     """The newest release in CHANGELOG.md: the version the working tree is about to be tagged."""
-    match = re.search(r"^## (\d+\.\d+\.\d+)", (REPO_ROOT / "CHANGELOG.md").read_text(), re.M)
+    match = RELEASE_HEADING.search((REPO_ROOT / "CHANGELOG.md").read_text())
     assert match, "CHANGELOG.md has no '## X.Y.Z' release heading"
     return match.group(1)
+
+
+def release_tag_problems(repository: Path) -> list[str]:
+    """What is wrong with a Kiln repository's release tags, one line per tag and problem.
+
+    Copier takes every tag that parses as a PEP 440 version for a release (and renders the
+    highest). Each must be `vX.Y.Z` on a commit whose CHANGELOG.md has X.Y.Z as its newest
+    release, with nothing left under `## Unreleased`, and whose pyproject.toml says X.Y.Z.
+    """
+    problems: list[str] = []
+    for tag in git(repository, "tag", "--list").split():
+        try:
+            version = Version(tag)
+        except InvalidVersion:
+            continue  # not a release to copier
+        if tag != f"v{version}" or not re.fullmatch(r"\d+\.\d+\.\d+", str(version)):
+            problems.append(f"{tag}: copier reads it as a version; Kiln's releases are vX.Y.Z")
+            continue
+        changelog = git(repository, "show", f"{tag}:CHANGELOG.md")
+        newest = RELEASE_HEADING.search(changelog)
+        if not newest or newest.group(1) != str(version):
+            found = newest.group(1) if newest else "none"
+            problems.append(f"{tag}: CHANGELOG.md's newest release there is {found}")
+        unreleased = UNRELEASED.search(changelog)
+        if unreleased and unreleased.group(1).strip():
+            problems.append(f"{tag}: CHANGELOG.md still has items under '## Unreleased' there")
+        project = tomllib.loads(git(repository, "show", f"{tag}:pyproject.toml"))["project"]
+        if project.get("version") != str(version):
+            problems.append(f"{tag}: pyproject.toml's version there is {project.get('version')}")
+    return problems
 
 
 class TemplateReleases:

@@ -12,7 +12,7 @@ from types import ModuleType
 
 import pytest
 
-from kiln_tools.history import current_release
+from kiln_tools.history import commit_all, current_release, git, release_tag_problems
 from kiln_tools.rendering import REPO_ROOT
 
 ANSWERS = """\
@@ -82,3 +82,34 @@ def test_every_release_has_an_upgrading_note() -> None:
 def test_kilns_version_is_the_newest_release() -> None:
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
     assert project["version"] == current_release()
+
+
+def test_the_release_tags_match_the_changelog() -> None:
+    assert release_tag_problems(REPO_ROOT) == []
+
+
+def test_release_tag_problems_names_each_wrong_tag(tmp_path: Path) -> None:
+    git(tmp_path, "init", "--quiet", "--initial-branch=main")
+
+    def commit(changelog: str, version: str) -> None:
+        (tmp_path / "CHANGELOG.md").write_text(f"# Changelog\n\n{changelog}")
+        (tmp_path / "pyproject.toml").write_text(
+            f'[project]\nname = "kiln"\nversion = "{version}"\n'
+        )
+        commit_all(tmp_path, version)
+
+    commit("## Unreleased\n\n## 0.1.0 (2026-11-24)\n\nThe first.\n", "0.1.0")
+    for tag in ["v0.1.0", "0.1.0", "snapshot"]:
+        git(tmp_path, "tag", tag)
+    commit("## Unreleased\n\n- A fix.\n\n## 0.1.0 (2026-11-24)\n\nThe first.\n", "0.1.0")
+    git(tmp_path, "tag", "v0.2.0")
+    commit("## 0.3.0rc1 (2026-12-01)\n\n## 0.1.0 (2026-11-24)\n", "0.3.0rc1")
+    git(tmp_path, "tag", "v0.3.0rc1")
+
+    assert release_tag_problems(tmp_path) == [
+        "0.1.0: copier reads it as a version; Kiln's releases are vX.Y.Z",
+        "v0.2.0: CHANGELOG.md's newest release there is 0.1.0",
+        "v0.2.0: CHANGELOG.md still has items under '## Unreleased' there",
+        "v0.2.0: pyproject.toml's version there is 0.1.0",
+        "v0.3.0rc1: copier reads it as a version; Kiln's releases are vX.Y.Z",
+    ]
