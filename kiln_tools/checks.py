@@ -1,8 +1,10 @@
-"""Static checks of a rendered tree: no stray Jinja, no blank-line debris."""
+"""Checks of a rendered tree: no stray Jinja, no blank-line debris, lint-clean as rendered."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,4 +48,20 @@ def blank_line_debris(project: Path) -> list[str]:
         trailing = [n for n, line in enumerate(text.splitlines(), 1) if line != line.rstrip()]
         if trailing:
             problems.append(f"{name}: trailing whitespace on lines {trailing}")
+    return problems
+
+
+def ruff_problems(project: Path) -> list[str]:
+    """`ruff check` and `ruff format --check`, fixing nothing: Kiln's ruff is the pinned one."""
+    problems = []
+    for command in (["check", "--no-fix", "."], ["format", "--check", "."]):
+        completed = subprocess.run(
+            [sys.executable, "-m", "ruff", *command],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if completed.returncode:
+            problems.append(f"ruff {command[0]}:\n{completed.stdout}{completed.stderr}")
     return problems

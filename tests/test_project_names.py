@@ -23,6 +23,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kiln_tools.checks import ruff_problems
 from kiln_tools.matrix import (
     PROJECT_NAMES,
     Combination,
@@ -101,21 +102,6 @@ def name_error(name: str) -> str:
         or kiln.project_slug_error(slug)
         or kiln.package_name_error(package)
     )
-
-
-def ruff_problems(project: Path) -> list[str]:
-    problems = []
-    for command in (["check", "--no-fix", "."], ["format", "--check", "."]):
-        completed = subprocess.run(
-            [sys.executable, "-m", "ruff", *command],
-            cwd=project,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if completed.returncode:
-            problems.append(f"ruff {command[0]}:\n{completed.stdout}{completed.stderr}")
-    return problems
 
 
 def configuration_problems(project: Path) -> list[str]:
