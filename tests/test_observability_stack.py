@@ -40,15 +40,23 @@ def project(workshop: Workshop) -> Path:
 
 
 @pytest.fixture(scope="module")
-def service(project: Path) -> Iterator[str]:
-    """The rendered service in production mode, on the machine's PostgreSQL and Redis."""
-    with running_service(project, PACKAGE, "kiln_observability_stack") as url:
-        yield url
+def metrics_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def service(project: Path, metrics_port: int) -> Iterator[str]:
+    """The rendered service in production mode, on the machine's PostgreSQL and Redis, with its
+    metrics on a port of their own (METRICS_PORT) as deployed, a free one here."""
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("METRICS_PORT", str(metrics_port))
+        with running_service(project, PACKAGE, "kiln_observability_stack") as url:
+            yield url
 
 
 def exported_metric_names(url: str) -> set[str]:
-    """The sample names of a Prometheus text exposition (`name{labels} value`)."""
-    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:  # noqa: S310 - local
+    """The sample names of a Prometheus text exposition (`name{labels} value`) at `url`."""
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - local
         text = response.read().decode()
     return {
         re.split(r"[{\s]", line, maxsplit=1)[0]
@@ -80,7 +88,7 @@ def test_i04_promtool_accepts_the_scrape_configuration(project: Path) -> None:
 
 
 def test_i04_every_dashboard_query_selects_metrics_the_service_exports(
-    project: Path, service: str
+    project: Path, service: str, metrics_port: int
 ) -> None:
     dashboard = json.loads((project / "observability/grafana/dashboards/service.json").read_text())
     datasources = yaml.safe_load(
@@ -90,7 +98,9 @@ def test_i04_every_dashboard_query_selects_metrics_the_service_exports(
     # Requests of the kinds the panels show, so their series exist.
     for path in ("/health/live", "/api/v1/notes", "/api/v1/no-such-thing"):
         _ignore_status(f"{service}{path}")
-    exported = exported_metric_names(service)
+    exported = exported_metric_names(f"http://127.0.0.1:{metrics_port}/metrics")
+    with pytest.raises(urllib.error.HTTPError, match="404"):
+        urllib.request.urlopen(f"{service}/metrics", timeout=5)  # noqa: S310 - not on the public port
 
     queried: set[str] = set()
     for panel in dashboard["panels"]:
@@ -127,13 +137,15 @@ def test_i04_the_collector_pipelines_use_only_components_it_defines(project: Pat
 
 
 def test_i01_i04_prometheus_scrapes_the_service_with_the_generated_configuration(
-    project: Path, service: str, tmp_path: Path
+    project: Path, service: str, metrics_port: int, tmp_path: Path
 ) -> None:
     prometheus = shutil.which("prometheus")
     assert prometheus, "prometheus is missing: .ci/run installs Debian's prometheus package"
     config = yaml.safe_load((project / "observability/prometheus.yml").read_text())
     (api,) = [job for job in config["scrape_configs"] if job["job_name"] == "api"]
-    api["static_configs"] = [{"targets": [service.removeprefix("http://")]}]
+    # Compose's `api:9190` is this machine's metrics port here; the public port has no /metrics.
+    assert api["static_configs"] == [{"targets": ["api:9190"]}]
+    api["static_configs"] = [{"targets": [f"127.0.0.1:{metrics_port}"]}]
     api["scrape_interval"] = "1s"
     # The worker's job points at compose's DNS name; only the API runs here.
     config["scrape_configs"] = [api]
