@@ -40,10 +40,11 @@ class ProblemDetail(BaseModel):
     errors: list[FieldError] | None = None
 
 
-# Documented on every API route so the OpenAPI schema describes the error body too (B05).
+# Documented on every API route so the OpenAPI schema describes the error body too (B05). Any
+# route can answer 503: its database connection was lost (LostConnectionMiddleware, D02).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ProblemDetail, "description": HTTPStatus(status).phrase}
-    for status in (400, 404, 413, 415, 422, 429)
+    for status in (400, 404, 413, 415, 422, 429, 503)
 }
 
 
