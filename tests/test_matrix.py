@@ -9,7 +9,8 @@ import pytest
 
 from kiln_tools.matrix import Combination
 
-pytestmark = pytest.mark.slow
+# One group: its combinations are checked together, on one xdist worker (tests/conftest.py).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("matrix")]
 
 
 def test_combination(combination: Combination, matrix_outcomes: dict[str, str | None]) -> None:
