@@ -28,13 +28,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The matrix first. Under xdist (`--dist loadgroup`, pyproject's addopts) its group goes to
-    one worker at once, which checks `--matrix-jobs` combinations at a time, while the other
-    worker takes every other test: the matrix no longer waits for them, nor they for it."""
-    items.sort(key=lambda item: "combination" not in getattr(item, "fixturenames", ()))
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "combination" in metafunc.fixturenames:
         dims = dimensions()

@@ -9,8 +9,7 @@ import pytest
 
 from kiln_tools.matrix import Combination
 
-# One group: its combinations are checked together, on one xdist worker (tests/conftest.py).
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("matrix")]
+pytestmark = pytest.mark.slow
 
 
 def test_combination(combination: Combination, matrix_outcomes: dict[str, str | None]) -> None:
