@@ -136,6 +136,13 @@ def default_combination(dims: Sequence[Dimension] | None = None) -> Combination:
     return _combination(dims, [questions[dimension.name].get("default") for dimension in dims])
 
 
+def default_combination_apart() -> Combination:
+    """The `--defaults` combination under an id of its own, so its render is a folder of its own:
+    the default project's tests use it while the matrix checks the same combination beside them."""
+    default = default_combination()
+    return Combination(f"defaults-{default.id}", default.answers)
+
+
 def pairwise(dims: Sequence[Dimension]) -> list[Combination]:
     """A small subset in which every pair of values of two dimensions appears at least once."""
     everything = combinations(dims)

@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import tempfile
+import threading
 import time
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -217,6 +218,9 @@ class Workshop:
         self.template = snapshot_template(self.root / "template")
         self.pgvector = PgvectorServer(self.root / "pgvector")
         self._builds: dict[str, Build] = {}
+        # The matrix builds in threads of its own while other tests build too: one render per id.
+        self._locks_lock = threading.Lock()
+        self._build_locks: dict[str, threading.Lock] = {}
 
     def server_for(self, combination: Combination) -> DatabaseUrl:
         """The PostgreSQL a combination's database lives on."""
@@ -229,6 +233,17 @@ class Workshop:
         extra: Mapping[str, Any] | None = None,
     ) -> Build:
         """Rendered with tasks (uv.lock) once per combination; the render time is recorded."""
+        with self._locks_lock:
+            lock = self._build_locks.setdefault(combination.id, threading.Lock())
+        with lock:
+            return self._build_once(combination, dims, extra)
+
+    def _build_once(
+        self,
+        combination: Combination,
+        dims: list[Dimension],
+        extra: Mapping[str, Any] | None,
+    ) -> Build:
         if combination.id not in self._builds:
             started = time.perf_counter()
             destination = self.root / combination.id / "project"

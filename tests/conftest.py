@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -46,20 +47,47 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def workshop() -> Iterator[Workshop]:
-    """Renders each combination once per session, shared by the matrix and the default tests."""
+    """Renders each combination once per session; a build id is one folder, used by one test
+    module or by the matrix (they run side by side)."""
     shop = Workshop()
     yield shop
     shop.close()
 
 
-@pytest.fixture(scope="session")
-def matrix_outcomes(request: pytest.FixtureRequest, workshop: Workshop) -> dict[str, str | None]:
-    """Every combination selected in this session, checked up front `--matrix-jobs` at a time;
-    each test of the matrix then reports its own outcome (None: passed)."""
+def is_matrix_case(item: pytest.Item) -> bool:
+    return "combination" in getattr(getattr(item, "callspec", None), "params", {})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The matrix's tests last: the matrix runs from the first test on, beside the others
+    (`matrix_run`), and its tests only report its outcomes."""
+    items.sort(key=is_matrix_case)
+
+
+type MatrixOutcomes = dict[str, str | None]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def matrix_run(request: pytest.FixtureRequest) -> Iterator[Future[MatrixOutcomes] | None]:
+    """Every combination selected in this session, checked `--matrix-jobs` at a time in a thread
+    started before the first test. The other tests run meanwhile: on their own they kept one core
+    of the two busy at most, for a quarter of the run."""
     chosen: list[Combination] = [
         item.callspec.params["combination"]
         for item in request.session.items
-        if "combination" in getattr(getattr(item, "callspec", None), "params", {})
+        if is_matrix_case(item)
     ]
+    if not chosen:
+        yield None
+        return
+    workshop: Workshop = request.getfixturevalue("workshop")
     jobs = request.config.getoption("matrix_jobs")
-    return check_many(workshop, chosen, dimensions(), jobs=jobs)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="matrix") as runner:
+        yield runner.submit(check_many, workshop, chosen, dimensions(), jobs=jobs)
+
+
+@pytest.fixture(scope="session")
+def matrix_outcomes(matrix_run: Future[MatrixOutcomes] | None) -> MatrixOutcomes:
+    """Each combination's outcome (None: passed), once the whole matrix has run."""
+    assert matrix_run is not None
+    return matrix_run.result()

@@ -1,10 +1,10 @@
 """What only the `--defaults` render must also show: it works on a bare machine.
 
 Its matrix case (tests/test_matrix.py) runs lint, types, imports, migrations, the production boot
-and its suite on the machine's PostgreSQL. Here the same build proves the README's commands with
-no database and no Redis configured (embedded PostgreSQL and Redis): a newcomer's first hour, from
-`dev` and two workers to a job and Ctrl-C in each terminal, and the suite; that nothing they
-started outlives them; the lock file, and production's refusal.
+and its suite on the machine's PostgreSQL. Here a render of the same answers proves the README's
+commands with no database and no Redis configured (embedded PostgreSQL and Redis): a newcomer's
+first hour, from `dev` and two workers to a job and Ctrl-C in each terminal, and the suite; that
+nothing they started outlives them; the lock file, and production's refusal.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from kiln_tools.matrix import default_combination, dimensions
+from kiln_tools.matrix import default_combination_apart, dimensions
 from kiln_tools.steps import Workshop, sync
 from kiln_tools.tooling import free_port, project_environment, run, start_server, wait_for_http
 
@@ -36,8 +36,9 @@ PACKAGE = "kiln_demo"
 
 @pytest.fixture(scope="module")
 def project(workshop: Workshop) -> Path:
-    """The `--defaults` render, the same build as its matrix case."""
-    build = workshop.build(default_combination(), dimensions())
+    """The `--defaults` render, in a folder of its own: the matrix checks the same combination
+    meanwhile."""
+    build = workshop.build(default_combination_apart(), dimensions())
     sync(build)
     return build.project
 

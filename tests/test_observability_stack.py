@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kiln_tools.matrix import default_combination, dimensions
+from kiln_tools.matrix import default_combination_apart, dimensions
 from kiln_tools.steps import Workshop, running_service, sync
 from kiln_tools.tooling import free_port
 
@@ -32,7 +32,7 @@ PROMQL_WORDS = {"sum", "rate", "by", "le", "histogram_quantile", "route", "job",
 @pytest.fixture(scope="module")
 def project(workshop: Workshop) -> Path:
     """The `--defaults` render, which has observability on."""
-    combination = default_combination()
+    combination = default_combination_apart()
     assert combination.answers["use_observability"] is True
     build = workshop.build(combination, dimensions())
     sync(build)
