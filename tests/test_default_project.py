@@ -135,7 +135,7 @@ def test_a_newcomers_first_hour_on_a_bare_machine(project: Path, tmp_path: Path)
         # The workers found the servers `dev` started, rather than starting their own.
         running = inside(project).values()
         postgres = [command for command in running if re.search(r"/postgres -D ", command)]
-        redis = [command for command in running if "/redis-server " in command]
+        redis = [command for command in running if "/valkey-server " in command]
         assert len(postgres) == len(redis) == 1, "\n".join(running)
         # Both workers default to WORKER_METRICS_PORT; the second serves its metrics elsewhere
         # (and both do, when something else on the machine holds the port).
