@@ -154,8 +154,14 @@ def boot(build: Build) -> None:
 
 
 @contextmanager
-def running_service(project: Path, package: str, database: str) -> Iterator[str]:
-    """The production server of a render, migrated, ready; stopped afterwards."""
+def running_service(
+    project: Path, package: str, database: str, settings: Mapping[str, str] | None = None
+) -> Iterator[str]:
+    """The production server of a render, migrated, ready; stopped afterwards.
+
+    `settings` are more of its environment variables: passed here, never through `os.environ`,
+    which the matrix's thread copies into every process it starts meanwhile.
+    """
     create_database(database)
     env: Mapping[str, str] = {
         **PRODUCTION,
@@ -163,6 +169,7 @@ def running_service(project: Path, package: str, database: str) -> Iterator[str]
         "REDIS_URL": REDIS_URL,
         # Quiet: a benchmark's or a scrape's requests would fill the pipe nobody reads.
         "LOG_LEVEL": "WARNING",
+        **(settings or {}),
     }
     command = str(project / ".venv" / "bin" / package)
     port = free_port()

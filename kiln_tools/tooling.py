@@ -27,6 +27,7 @@ LEAKY_VARIABLES = (
     "REDIS_URL",
     "BROKER_URL",
     "WORKER_METRICS_PORT",
+    "METRICS_PORT",
     "UV_PROJECT_ENVIRONMENT",
     # Set on these machines: every process would compile SQLAlchemy, FastAPI and Alembic from
     # source again (3.3 s to start the CLI instead of 1.2 s; a third of a suite's CPU time).

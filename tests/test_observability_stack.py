@@ -48,10 +48,9 @@ def metrics_port() -> int:
 def service(project: Path, metrics_port: int) -> Iterator[str]:
     """The rendered service in production mode, on the machine's PostgreSQL and Redis, with its
     metrics on a port of their own (METRICS_PORT) as deployed, a free one here."""
-    with pytest.MonkeyPatch.context() as environment:
-        environment.setenv("METRICS_PORT", str(metrics_port))
-        with running_service(project, PACKAGE, "kiln_observability_stack") as url:
-            yield url
+    settings = {"METRICS_PORT": str(metrics_port)}
+    with running_service(project, PACKAGE, "kiln_observability_stack", settings) as url:
+        yield url
 
 
 def exported_metric_names(url: str) -> set[str]:
