@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -61,8 +62,6 @@ def test_configuration_files_parse(project: Path) -> None:
 
 
 def test_embedded_services_on_every_python(project: Path) -> None:
-    import tomllib
-
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     dev = pyproject["dependency-groups"]["dev"]
     assert not [requirement for requirement in dev if "python_version" in requirement]
