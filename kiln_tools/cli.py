@@ -1,9 +1,10 @@
 """`kiln`: the maintainer CLI. `kiln matrix list`, `kiln matrix check`, `kiln render ID DEST`,
-`kiln bench [SCENARIO]...`."""
+`kiln python list|provision|run`, `kiln bench [SCENARIO]...`."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from kiln_tools import pythons
 from kiln_tools.bench import (
     SCENARIOS,
     Comparison,
@@ -18,13 +20,16 @@ from kiln_tools.bench import (
     phase_probe_env,
     run_scenarios,
 )
-from kiln_tools.matrix import Combination, combinations, dimensions, pairwise, select
+from kiln_tools.matrix import Combination, dimensions, full_matrix, pairwise, select
 from kiln_tools.rendering import render, snapshot_template
 from kiln_tools.steps import STEPS, Build, Workshop, check_many
+from kiln_tools.tooling import project_environment
 
 app = typer.Typer(no_args_is_help=True, help=__doc__)
 matrix_app = typer.Typer(no_args_is_help=True, help="The flag matrix derived from copier.yml.")
 app.add_typer(matrix_app, name="matrix")
+python_app = typer.Typer(no_args_is_help=True, help="The Pythons copier.yml offers.")
+app.add_typer(python_app, name="python")
 
 OnlyOption = Annotated[list[str] | None, typer.Option("--only", help="Combination id (repeatable)")]
 FlagOption = Annotated[list[str] | None, typer.Option("--flag", help="name=value (repeatable)")]
@@ -34,7 +39,7 @@ Results = dict[str, tuple[Build | None, str]]
 
 def _chosen(only: list[str], flags: list[str], *, pairs: bool) -> list[Combination]:
     dims = dimensions()
-    chosen = select(pairwise(dims) if pairs else combinations(dims), only=only, flags=flags)
+    chosen = select(pairwise(dims) if pairs else full_matrix(dims), only=only, flags=flags)
     if not chosen:
         typer.echo("no combination matches", err=True)
         raise typer.Exit(2)
@@ -198,6 +203,68 @@ def _figures(comparison: Comparison) -> dict[str, object]:
             for side in (comparison.subject, comparison.baseline)
         ],
     }
+
+
+@python_app.command("list")
+def list_pythons() -> None:
+    """Each offered version and where it runs here: the host, its provisioned root, or nowhere."""
+    for version in pythons.offered():
+        if pythons.on_host(version):
+            where = "host"
+        elif pythons.is_provisioned(version):
+            where = f"root {pythons.root_for(version)}"
+        else:
+            where = "missing: run .ci/provision"
+        default = " (default)" if version == pythons.default() else ""
+        typer.echo(f"{version}{default:10} {where}")
+
+
+@python_app.command("provision")
+def provision_pythons(
+    versions: Annotated[list[str] | None, typer.Argument(help="Default: every offered one")] = None,
+) -> None:
+    """Make each offered Python runnable here; a root once built is kept (idempotent)."""
+    for version in versions or pythons.offered():
+        started = time.perf_counter()
+        try:
+            root = pythons.provision(version)
+        except pythons.MissingPythonError as error:
+            typer.echo(str(error), err=True)
+            raise typer.Exit(1) from None
+        where = "on the host" if root is None else f"in {root}"
+        typer.echo(f"Python {version}: {where} ({time.perf_counter() - started:.1f}s)")
+
+
+@python_app.command(
+    "run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def run_in_python(
+    context: typer.Context,
+    version: Annotated[str, typer.Argument(help="An offered version, e.g. 3.14")],
+    project: Annotated[Path, typer.Argument(help="A rendered project")],
+) -> None:
+    """Run `-- COMMAND...` in PROJECT under VERSION: on the host where it is installed, inside
+    its provisioned root where it is not: `kiln python run 3.14 ../my-service -- uv run pytest`.
+
+    The environment is the clean one Kiln's tests use: the shell's DATABASE_URL, REDIS_URL and
+    the like stay out (the project starts its embedded services); pass one with `-- env NAME=...`.
+    """
+    command = list(context.args)
+    if version not in pythons.offered():
+        offered = ", ".join(pythons.offered())
+        typer.echo(f"Python {version} is not offered; choose one of {offered}", err=True)
+        raise typer.Exit(2)
+    if not command:
+        typer.echo("No command: add `-- COMMAND...`", err=True)
+        raise typer.Exit(2)
+    project = project.resolve()
+    try:
+        argv = pythons.command_in(project, command, version)
+    except pythons.MissingPythonError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    environment = pythons.environment_for(version, project_environment())
+    raise typer.Exit(subprocess.run(argv, cwd=project, env=environment, check=False).returncode)
 
 
 def main() -> None:

@@ -143,6 +143,52 @@ def default_combination_apart() -> Combination:
     return Combination(f"defaults-{default.id}", default.answers)
 
 
+def python_versions(questions: Mapping[str, Any] | None = None) -> tuple[list[str], str]:
+    """copier.yml's offered Pythons, as the questionnaire lists them, and the default one."""
+    question = (load_questions() if questions is None else questions)["python_version"]
+    choices = question["choices"]
+    offered = choices.values() if isinstance(choices, dict) else choices
+    return [str(version) for version in offered], str(question["default"])
+
+
+def python_samples(dims: Sequence[Dimension], versions: Sequence[str]) -> list[Combination]:
+    """On each of `versions`: every flag on, every flag off, and the `--defaults` answers.
+
+    Every combination runs on the default Python; these prove the others through the same steps.
+    "On" takes a choice's value that is neither `none` nor its default (so the three samples
+    cover two of its values), "off" takes `none`.
+    """
+    on = [_on_value(dimension) for dimension in dims]
+    off = [False if isinstance(d.default, bool) else _off_value(d) for d in dims]
+    defaults = [dimension.default for dimension in dims]
+    samples = []
+    for version in versions:
+        for values in (on, off, defaults):
+            base = _combination(dims, values)
+            answers = {**base.answers, "python_version": version}
+            samples.append(Combination(f"py{version.replace('.', '')}-{base.id}", answers))
+    return samples
+
+
+def _on_value(dimension: Dimension) -> Any:
+    if isinstance(dimension.default, bool):
+        return True
+    others = [v for v in dimension.values if v not in {"none", dimension.default}]
+    return others[0] if others else dimension.default
+
+
+def _off_value(dimension: Dimension) -> Any:
+    return "none" if "none" in dimension.values else dimension.values[0]
+
+
+def full_matrix(dims: Sequence[Dimension] | None = None) -> list[Combination]:
+    """What CI checks: every flag combination on the default Python, and the samples of
+    `python_samples` on each other offered Python."""
+    dims = dimensions() if dims is None else dims
+    offered, default = python_versions()
+    return combinations(dims) + python_samples(dims, [v for v in offered if v != default])
+
+
 def pairwise(dims: Sequence[Dimension]) -> list[Combination]:
     """A small subset in which every pair of values of two dimensions appears at least once."""
     everything = combinations(dims)

