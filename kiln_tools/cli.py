@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-import subprocess
+import os
 import threading
 import time
 from pathlib import Path
@@ -258,13 +258,18 @@ def run_in_python(
         typer.echo("No command: add `-- COMMAND...`", err=True)
         raise typer.Exit(2)
     project = project.resolve()
+    if not project.is_dir():
+        typer.echo(f"{project} is not a folder: give the rendered project's path", err=True)
+        raise typer.Exit(2)
     try:
         argv = pythons.command_in(project, command, version)
     except pythons.MissingPythonError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from None
     environment = pythons.environment_for(version, project_environment())
-    raise typer.Exit(subprocess.run(argv, cwd=project, env=environment, check=False).returncode)
+    # Replaced, not a child: Ctrl-C and the exit status are the command's own.
+    os.chdir(project)
+    os.execvpe(argv[0], argv, environment)  # noqa: S606
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import copier
 from packaging.version import InvalidVersion, Version
 
+from kiln_tools import pythons
 from kiln_tools.rendering import _RENDER_LOCK, DEFAULT_ANSWERS, REPO_ROOT, snapshot_template
 from kiln_tools.tooling import run
 
@@ -105,7 +106,11 @@ class TemplateReleases:
         return tag
 
     def copy(self, tag: str, destination: Path, answers: Mapping[str, Any]) -> Path:
-        """`copier copy` of a release into a new git repository, committed as a user would."""
+        """`copier copy` of a release into a new git repository, committed as a user would.
+
+        Copier runs the tasks here, on the host: the answers name a Python the host has."""
+        version = str(answers.get("python_version") or pythons.default())
+        assert pythons.on_host(version), f"copier's tasks cannot run on this host for {version}"
         with _RENDER_LOCK:
             copier.run_copy(
                 str(self.root),

@@ -4,8 +4,8 @@ ROOT is a Debian root that `kiln python provision` built for a Python this machi
 process enters a mount namespace of its own, so nothing mounted here outlives it or shows on the
 host; it keeps the host's network, users and PID space, so the machine's PostgreSQL, Redis and
 RabbitMQ answer on 127.0.0.1 as they do outside, and a signal sent to this process reaches
-COMMAND, which replaces it. Inside, the host's /tmp, WORKDIR and uv's cache are where they are
-outside: a path printed inside means the same file outside.
+COMMAND, which replaces it. Inside, the host's /tmp, WORKDIR, Kiln's checkout and uv's cache
+are where they are outside: a path printed inside means the same file outside.
 Root only (mount namespaces and chroot).
 """
 
@@ -17,9 +17,11 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-# Shared with the host at the same path: the matrix's renders and XDG_RUNTIME_DIR live in /tmp.
-SHARED_FOLDERS = (Path("/tmp"),)  # noqa: S108 - the host's own /tmp
-UV_CACHE = Path(os.environ.get("UV_CACHE_DIR") or Path.home() / ".cache" / "uv")
+# Shared with the host at the same path: the matrix's renders and XDG_RUNTIME_DIR live in /tmp;
+# `kiln bench` points a render at Kiln's own files (its baseline app, its phase probe).
+SHARED_FOLDERS = (Path("/tmp"), Path(__file__).resolve().parents[1])  # noqa: S108 - the host's
+CACHE_HOME = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+UV_CACHE = Path(os.environ.get("UV_CACHE_DIR") or CACHE_HOME / "uv")
 INSIDE_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
 
 
@@ -52,7 +54,8 @@ def enter(root: Path, workdir: Path) -> None:
 def inside_environment(environment: Mapping[str, str]) -> dict[str, str]:
     """The caller's environment, with the tools' paths of the root and uv's cache shared."""
     return {
-        **environment,
+        # UV names the host's uv binary, which `uv run` sets again for what it runs.
+        **{name: value for name, value in environment.items() if name != "UV"},
         "PATH": INSIDE_PATH,
         "UV_CACHE_DIR": str(UV_CACHE),
         # The cache and a project are different mounts here, where uv's hard links cannot reach.

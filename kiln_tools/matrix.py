@@ -211,14 +211,20 @@ def pairwise(dims: Sequence[Dimension]) -> list[Combination]:
 def select(
     all_combinations: Iterable[Combination], *, only: Sequence[str] = (), flags: Sequence[str] = ()
 ) -> list[Combination]:
-    """Filter by id (`--only`) and by `name=value` answers (`--flag use_auth=false`)."""
+    """Filter by id (`--only`) and by `name=value` answers (`--flag use_auth=false`); an answer a
+    combination leaves out is the question's default (`--flag python_version=3.14`)."""
     wanted = dict(flag.split("=", 1) for flag in flags)
+    questions = load_questions() if wanted else {}
+
+    def answer(combination: Combination, name: str) -> Any:
+        return combination.answers.get(name, questions.get(name, {}).get("default"))
+
     return [
         combination
         for combination in all_combinations
         if (not only or combination.id in only)
         and all(
-            str(combination.answers.get(name)).lower() == value.lower()
+            str(answer(combination, name)).lower() == value.lower()
             for name, value in wanted.items()
         )
     ]

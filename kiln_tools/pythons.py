@@ -9,7 +9,9 @@ commands and `kiln python run` take the same path.
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import hashlib
 import os
 import re
 import shutil
@@ -26,12 +28,19 @@ DEBIAN_SUITES = {"3.14": "forky"}
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 # git: copier clones the template with it, inside the root, when the README's commands run there.
 ROOT_PACKAGES = ("ca-certificates", "git")
-# Written last: a root without it is a build that did not finish, and is built again.
+# Written last, with what the root was built from: a root without it is a build that did not
+# finish, one with another recipe was built by another Kiln; either is built again.
 PROVISIONED_MARKER = ".kiln-provisioned"
+# chroot and debootstrap live in sbin, which a user's PATH may lack.
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-class MissingPythonError(RuntimeError):
-    """An offered version that neither the host nor a provisioned root can run."""
+class MissingPythonError(AssertionError):
+    """An offered version that neither the host nor a provisioned root can run.
+
+    An AssertionError, as every failed step of a check is: the combinations that need that
+    Python fail with this message, and the others go on.
+    """
 
 
 def offered() -> list[str]:
@@ -43,18 +52,24 @@ def default() -> str:
     return python_versions()[1]
 
 
+def uv_binary() -> str:
+    """The uv executable itself: `uv run` names it in UV; on PATH, `uv` may be a pyenv shim, a
+    script that works on the host only."""
+    uv = os.environ.get("UV") or shutil.which("uv")
+    assert uv, "uv is not on PATH"
+    return str(Path(uv).resolve())
+
+
 @functools.cache
 def on_host(version: str) -> bool:
     """uv finds the interpreter here without downloading one (pyenv's included)."""
     environment = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "UV_PYTHON"}},
         "PYENV_VERSION": os.environ.get("PYENV_VERSION", "3.11.7:3.12.1:3.13.0"),
         "UV_PYTHON_DOWNLOADS": "never",
     }
-    uv = shutil.which("uv")
-    assert uv, "uv is not on PATH"
     found = subprocess.run(
-        [uv, "python", "find", "--no-project", version],
+        [uv_binary(), "python", "find", "--no-project", version],
         cwd="/",
         env=environment,
         capture_output=True,
@@ -68,12 +83,12 @@ def newest_on_host() -> str:
     return next(version for version in offered() if on_host(version))
 
 
-def root_for(version: str) -> Path:
-    return ROOTS / version
+def root_for(version: str, roots: Path | None = None) -> Path:
+    return (ROOTS if roots is None else roots) / version
 
 
-def is_provisioned(version: str) -> bool:
-    return (root_for(version) / PROVISIONED_MARKER).is_file()
+def is_provisioned(version: str, roots: Path | None = None) -> bool:
+    return (root_for(version, roots) / PROVISIONED_MARKER).is_file()
 
 
 def project_version(project: Path) -> str | None:
@@ -86,21 +101,25 @@ def runs_on_host(version: str | None) -> bool:
     return version is None or on_host(version)
 
 
-def command_in(project: Path, command: Sequence[str], version: str | None = None) -> list[str]:
+def command_in(
+    project: Path, command: Sequence[str], version: str | None = None, *, roots: Path | None = None
+) -> list[str]:
     """`command` as it must be started to run in `project` under `version` (the project's own by
     default): unchanged where the host has that Python, else entering its provisioned root."""
     version = version or project_version(project)
     if runs_on_host(version):
         return list(command)
     assert version is not None
-    if not is_provisioned(version):
+    if not is_provisioned(version, roots):
         raise MissingPythonError(
             f"Python {version} is not on this machine and has no provisioned root: "
             f"run .ci/provision (or `uv run kiln python provision {version}`)"
         )
-    root = str(root_for(version))
+    root = str(root_for(version, roots))
     # -P: the working directory may be a clone of Kiln, whose kiln_tools would come first.
-    return [sys.executable, "-P", "-m", "kiln_tools.in_root", root, str(project), *command]
+    return [
+        sys.executable, "-P", "-m", "kiln_tools.in_root", root, str(project.resolve()), *command
+    ]  # fmt: skip
 
 
 def environment_for(version: str | None, environment: Mapping[str, str]) -> dict[str, str]:
@@ -118,39 +137,65 @@ def debian_mirror() -> str:
     return DEBIAN_MIRROR
 
 
-def provision(version: str, *, log: Path | None = None) -> Path | None:
+def provision(version: str) -> Path | None:
     """Make `version` runnable here: nothing to do where the host has it; else build (once) a
-    Debian root holding it, uv and git. Returns the root, or None when the host has it."""
+    Debian root holding it, uv and git. Returns the root, or None when the host has it.
+
+    One process at a time builds a root (a lock beside the roots); a root whose recipe changed
+    (the suite, the packages, the uv binary) is built again."""
     if on_host(version):
         return None
-    root = root_for(version)
-    if is_provisioned(version):
-        return root
     suite = DEBIAN_SUITES.get(version)
     if suite is None:
         raise MissingPythonError(
             f"Python {version} is not on this machine, and Kiln knows no Debian suite for it: "
             f"install it (pyenv install {version}) or add it to DEBIAN_SUITES"
         )
-    if shutil.which("debootstrap") is None:
+    root = root_for(version)
+    ROOTS.mkdir(parents=True, exist_ok=True)
+    with (ROOTS / f"{version}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not is_current(version):
+            _build(root, version, suite)
+            (root / PROVISIONED_MARKER).write_text(recipe(version, suite))
+    return root
+
+
+def is_current(version: str) -> bool:
+    """The version's root is built, from what this Kiln would build it from."""
+    marker = root_for(version) / PROVISIONED_MARKER
+    suite = DEBIAN_SUITES[version]
+    return marker.is_file() and marker.read_text() == recipe(version, suite)
+
+
+def recipe(version: str, suite: str) -> str:
+    """What a root is built from, as its marker records it."""
+    digest = hashlib.sha256(Path(uv_binary()).read_bytes()).hexdigest()[:16]
+    packages = " ".join((f"python{version}", f"python{version}-venv", *ROOT_PACKAGES))
+    return f"suite {suite}\npackages {packages}\nuv {digest}\n"
+
+
+def _build(root: Path, version: str, suite: str) -> None:
+    if shutil.which("debootstrap", path=SYSTEM_PATH) is None:
         _quiet(["apt-get", "install", "-y", "-q", "--no-install-recommends", "debootstrap"])
     building = root.with_name(f"{root.name}.building")
     shutil.rmtree(building, ignore_errors=True)
-    building.parent.mkdir(parents=True, exist_ok=True)
     packages = ",".join((f"python{version}", f"python{version}-venv", *ROOT_PACKAGES))
     script = Path("/usr/share/debootstrap/scripts/sid")  # forky and later use sid's script
+    # In a mount namespace of its own: the /proc and /sys debootstrap mounts in the root go with
+    # it, even when it is killed half-way.
     _quiet(
         [
+            "unshare", "--mount", "--propagation", "private",
             "debootstrap", "--variant=minbase", f"--include={packages}",
             suite, str(building), debian_mirror(), str(script),
-        ],
-        log=log,
+        ]
     )  # fmt: skip
     _furnish(building)
-    (building / PROVISIONED_MARKER).write_text(f"python{version} from Debian {suite}\n")
+    _quiet(["chroot", str(building), f"python{version}", "-c", "import ensurepip, ssl, venv"])
+    _quiet(["chroot", str(building), "/usr/local/bin/uv", "--version"])
     shutil.rmtree(root, ignore_errors=True)
     building.rename(root)
-    return root
 
 
 def _furnish(root: Path) -> None:
@@ -158,22 +203,21 @@ def _furnish(root: Path) -> None:
     with their own), its name resolution, and the uv it runs (one version on both sides)."""
     for known in ("/etc/ssl/certs/ca-certificates.crt", "/etc/resolv.conf", "/etc/hosts"):
         shutil.copyfile(known, root / known.lstrip("/"))
-    uv = shutil.which("uv")
-    assert uv, "uv is not on PATH"
-    for tool in (Path(uv).resolve(), Path(uv).resolve().with_name("uvx")):
+    uv = Path(uv_binary())
+    for tool in (uv, uv.with_name("uvx")):
+        if tool.read_bytes()[:4] != b"\x7fELF":
+            raise MissingPythonError(f"{tool} is not uv's own binary: put uv itself on PATH")
         shutil.copy2(tool, root / "usr" / "local" / "bin" / tool.name)
 
 
-def _quiet(command: Sequence[str], *, log: Path | None = None) -> None:
+def _quiet(command: Sequence[str]) -> None:
     completed = subprocess.run(
         command,
-        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive", "PATH": SYSTEM_PATH},
         capture_output=True,
         text=True,
         check=False,
     )
-    if log is not None:
-        log.write_text(completed.stdout + completed.stderr)
     if completed.returncode != 0:
         raise MissingPythonError(
             f"{' '.join(command)} failed ({completed.returncode}):\n{completed.stderr[-4000:]}"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import shlex
 import shutil
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 
 import copier
+import jinja2
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -67,11 +67,20 @@ def render(
         )
     if run_tasks and not tasks_on_host:
         for task in copy_tasks(template):
-            tooling.run(destination, *shlex.split(task))
+            tooling.run(destination, "sh", "-c", task)
     return destination
 
 
 def copy_tasks(template: Path) -> list[str]:
-    """The commands copier.yml's `_tasks` run after `copier copy` (each a plain command line)."""
+    """The command lines copier.yml's `_tasks` run after `copier copy`, as copier runs them: a
+    string through the shell, when its `when` renders true for a copy."""
     tasks = yaml.safe_load((template / "copier.yml").read_text())["_tasks"]
-    return [task["command"] for task in tasks if "copy" in str(task.get("when", "copy"))]
+    chosen = []
+    for task in tasks:
+        when = jinja2.Environment(autoescape=True).from_string(str(task.get("when", "true")))
+        if when.render(_copier_operation="copy").strip().lower() == "true":
+            command = task["command"]
+            assert isinstance(command, str), f"not a command line: {task}"
+            assert "{{" not in command, f"a command line Kiln would have to render: {task}"
+            chosen.append(command)
+    return chosen

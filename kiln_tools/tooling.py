@@ -31,6 +31,8 @@ LEAKY_VARIABLES = (
     "WORKER_METRICS_PORT",
     "METRICS_PORT",
     "UV_PROJECT_ENVIRONMENT",
+    # A shell's choice of interpreter would override the project's `.python-version`.
+    "UV_PYTHON",
     # Set on these machines: every process would compile SQLAlchemy, FastAPI and Alembic from
     # source again (3.3 s to start the CLI instead of 1.2 s; a third of a suite's CPU time).
     "PYTHONDONTWRITEBYTECODE",

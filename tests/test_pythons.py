@@ -1,20 +1,32 @@
 """Every offered Python, runnable here: the host's, or a provisioned root's (kiln_tools.pythons).
 
-These run against the machine as `.ci/provision` left it: a version the host lacks has its root.
+The `slow` ones run against the machine as `.ci/provision` left it (a version the host lacks has
+its root) and its PostgreSQL; the others need neither.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from kiln_tools import pythons
-from kiln_tools.matrix import combinations, default_combination, dimensions, full_matrix
-from kiln_tools.rendering import REPO_ROOT
+from kiln_tools.matrix import (
+    combinations,
+    default_combination,
+    dimensions,
+    full_matrix,
+    select,
+)
+from kiln_tools.rendering import REPO_ROOT, copy_tasks
+from kiln_tools.tooling import project_command
+
+NEVER_OFFERED = "3.99"  # a version no host has and no root is built for
 
 
 def kiln_python_run(version: str, project: Path, *command: str) -> subprocess.CompletedProcess[str]:
@@ -27,43 +39,84 @@ def kiln_python_run(version: str, project: Path, *command: str) -> subprocess.Co
     )
 
 
+@pytest.mark.slow
 def test_every_offered_python_runs_here() -> None:
     for version in pythons.offered():
         assert pythons.on_host(version) or pythons.is_provisioned(version), version
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", pythons.offered())
 def test_a_command_runs_under_the_version_asked_for(version: str, tmp_path: Path) -> None:
     """In the project's folder, under that Python, with the machine's PostgreSQL on 127.0.0.1,
-    the host's /tmp at its own path, and the command's exit status passed back."""
+    the host's /tmp at its own path, and the command's exit status passed back; in a root, in a
+    mount namespace of its own, which leaves nothing mounted behind."""
     (tmp_path / "from-the-host").write_text("seen\n")
     script = (
-        "import platform, socket, sys; socket.create_connection(('127.0.0.1', 5432)).close();"
-        "print(platform.python_version(), open('from-the-host').read().strip()); sys.exit(3)"
+        "import os, platform, socket, sys; socket.create_connection(('127.0.0.1', 5432)).close();"
+        "print(platform.python_version(), open('from-the-host').read().strip(),"
+        " os.readlink('/proc/self/ns/mnt')); sys.exit(3)"
     )
     python_command = ("uv", "run", "--no-project", "python", "-c", script)
     completed = kiln_python_run(version, tmp_path, *python_command)
     assert completed.returncode == 3, completed.stderr
-    python, seen = completed.stdout.split()
+    python, seen, namespace = completed.stdout.split()
     assert python.startswith(f"{version}."), completed.stdout
     assert seen == "seen"
-    # A root's mounts lived in the command's own namespace, and went with it.
+    in_a_root = not pythons.on_host(version)
+    assert (namespace != os.readlink("/proc/self/ns/mnt")) == in_a_root
     assert str(pythons.ROOTS) not in Path("/proc/self/mounts").read_text()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("version", pythons.offered())
+def test_each_root_is_current_so_provisioning_again_builds_nothing(version: str) -> None:
+    """Never provisions a root here: a rebuild would pull it from under the matrix's commands."""
+    if pythons.on_host(version):
+        assert pythons.provision(version) is None  # nothing to build, nothing touched
+    else:
+        assert pythons.is_current(version)
+
+
+@pytest.mark.parametrize("version", pythons.offered())
+def test_a_project_runs_under_the_python_it_names(version: str, tmp_path: Path) -> None:
+    (tmp_path / ".python-version").write_text(f"{version}\n")
+    command = project_command(tmp_path, ["uv", "run", "pytest"])
+    if pythons.on_host(version):
+        assert Path(command[0]).name == "uv"
+        assert command[1:] == ["run", "pytest"]
+    else:
+        entering = [sys.executable, "-P", "-m", "kiln_tools.in_root"]
+        root = str(pythons.root_for(version))
+        assert command == [*entering, root, str(tmp_path), "uv", "run", "pytest"]
+
+
+def test_a_version_with_no_root_says_to_provision(tmp_path: Path) -> None:
+    with pytest.raises(pythons.MissingPythonError, match=r"run \.ci/provision"):
+        pythons.command_in(tmp_path, ["true"], NEVER_OFFERED, roots=tmp_path)
+
+
 def test_an_unoffered_version_is_refused_with_the_offered_ones(tmp_path: Path) -> None:
-    completed = kiln_python_run("3.10", tmp_path, "true")
+    completed = kiln_python_run(NEVER_OFFERED, tmp_path, "true")
     assert completed.returncode == 2
     assert f"choose one of {', '.join(pythons.offered())}" in completed.stderr
 
 
-def test_a_version_with_no_root_says_to_provision(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(pythons, "on_host", lambda version: False)
-    monkeypatch.setattr(pythons, "ROOTS", tmp_path / "no-roots-here")
-    with pytest.raises(pythons.MissingPythonError, match=r"run \.ci/provision"):
-        pythons.command_in(tmp_path, ["true"], pythons.default())
+def test_a_missing_project_folder_is_refused(tmp_path: Path) -> None:
+    completed = kiln_python_run(pythons.default(), tmp_path / "no-such-service", "true")
+    assert completed.returncode == 2
+    assert "is not a folder" in completed.stderr
+
+
+def test_copier_tasks_for_a_copy_are_those_whose_when_says_copy(tmp_path: Path) -> None:
+    tasks = [
+        {"command": "uv lock --quiet", "when": "{{ _copier_operation == 'copy' }}"},
+        {"command": "echo updated", "when": "{{ _copier_operation == 'update' }}"},
+        {"command": "echo always"},
+    ]
+    (tmp_path / "copier.yml").write_text(yaml.safe_dump({"_tasks": tasks}))
+    assert copy_tasks(tmp_path) == ["uv lock --quiet", "echo always"]
+    assert copy_tasks(REPO_ROOT) == ["uv lock --quiet"]
 
 
 def test_the_matrix_runs_every_combination_on_the_default_and_samples_the_others() -> None:
@@ -84,12 +137,13 @@ def test_the_matrix_runs_every_combination_on_the_default_and_samples_the_others
             f"{prefix}{default_combination().id}",
         ]
     assert len({c.id for c in matrix}) == len(matrix)
+    on_the_default = select(matrix, flags=[f"python_version={pythons.default()}"])
+    assert on_the_default == everything
 
 
 def test_github_ci_installs_exactly_the_offered_pythons() -> None:
     workflow = (REPO_ROOT / ".github" / "workflows" / "ci.yml").read_text()
     installs = re.findall(r"uv python install (.+)", workflow)
-    assert installs, "the workflow installs no Python"
+    assert len(installs) == 3, "the lint, matrix and default-project jobs each install them"
     for line in installs:
         assert line.split() == pythons.offered()
-    assert yaml.safe_load(workflow)  # still a workflow
