@@ -4,8 +4,8 @@ ROOT is a Debian root that `kiln python provision` built for a Python this machi
 process enters a mount namespace of its own, so nothing mounted here outlives it or shows on the
 host; it keeps the host's network, users and PID space, so the machine's PostgreSQL, Redis and
 RabbitMQ answer on 127.0.0.1 as they do outside, and a signal sent to this process reaches
-COMMAND, which replaces it. Inside, the host's /tmp, WORKDIR, Kiln's checkout and uv's cache
-are where they are outside: a path printed inside means the same file outside.
+COMMAND, which replaces it. Inside, the host's /tmp (uv's cache for the roots included), WORKDIR
+and Kiln's checkout are where they are outside: a path printed inside means the same file outside.
 Root only (mount namespaces and chroot).
 """
 
@@ -20,8 +20,10 @@ from pathlib import Path
 # Shared with the host at the same path: the matrix's renders and XDG_RUNTIME_DIR live in /tmp;
 # `kiln bench` points a render at Kiln's own files (its baseline app, its phase probe).
 SHARED_FOLDERS = (Path("/tmp"), Path(__file__).resolve().parents[1])  # noqa: S108 - the host's
-CACHE_HOME = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-UV_CACHE = Path(os.environ.get("UV_CACHE_DIR") or CACHE_HOME / "uv")
+# uv's cache for the roots, in the host's /tmp, the mount the renders are on: from a cache on
+# another mount uv can only copy each environment, not hard-link it (the copies cost a CI run
+# about 7 minutes of system time, and as long again to delete).
+UV_CACHE = Path("/tmp/kiln-uv-cache")  # noqa: S108 - shared with the host on purpose
 INSIDE_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
 
 
@@ -40,7 +42,7 @@ def enter(root: Path, workdir: Path) -> None:
     _mount("--make-rprivate", "/")
     _mount("--rbind", "/dev", str(root / "dev"))
     _mount("-t", "proc", "proc", str(root / "proc"))
-    shared = [folder for folder in (*SHARED_FOLDERS, UV_CACHE) if folder.is_dir()]
+    shared = [folder for folder in SHARED_FOLDERS if folder.is_dir()]
     if not _is_within(workdir, shared):
         shared.append(workdir)
     for folder in shared:
@@ -58,8 +60,6 @@ def inside_environment(environment: Mapping[str, str]) -> dict[str, str]:
         **{name: value for name, value in environment.items() if name != "UV"},
         "PATH": INSIDE_PATH,
         "UV_CACHE_DIR": str(UV_CACHE),
-        # The cache and a project are different mounts here, where uv's hard links cannot reach.
-        "UV_LINK_MODE": "copy",
         "UV_PYTHON_DOWNLOADS": "never",
         # The host's CA bundle, copied in when the root was built: uv does not read pip.conf.
         "SSL_CERT_FILE": "/etc/ssl/certs/ca-certificates.crt",
