@@ -21,8 +21,8 @@ from pathlib import Path
 # `kiln bench` points a render at Kiln's own files (its baseline app, its phase probe).
 SHARED_FOLDERS = (Path("/tmp"), Path(__file__).resolve().parents[1])  # noqa: S108 - the host's
 # uv's cache for the roots, in the host's /tmp, the mount the renders are on: from a cache on
-# another mount uv can only copy each environment, not hard-link it (the copies cost a CI run
-# about 7 minutes of system time, and as long again to delete).
+# another mount uv can only copy each environment, not hard-link it (with the copies, a CI run's
+# system time went from 5 to 13 minutes).
 UV_CACHE = Path("/tmp/kiln-uv-cache")  # noqa: S108 - shared with the host on purpose
 INSIDE_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
 
