@@ -269,7 +269,7 @@ def run_in_python(
     environment = pythons.environment_for(version, project_environment())
     # Replaced, not a child: Ctrl-C and the exit status are the command's own.
     os.chdir(project)
-    os.execvpe(argv[0], argv, environment)  # noqa: S606
+    os.execvpe(argv[0], argv, environment)  # noqa: S606 - the maintainer's own command, by design
 
 
 def main() -> None:

@@ -19,11 +19,12 @@ from pathlib import Path
 
 # Shared with the host at the same path: the matrix's renders and XDG_RUNTIME_DIR live in /tmp;
 # `kiln bench` points a render at Kiln's own files (its baseline app, its phase probe).
-SHARED_FOLDERS = (Path("/tmp"), Path(__file__).resolve().parents[1])  # noqa: S108 - the host's
+# S108: the host's own /tmp, meant to be shared, not a temporary file of ours.
+SHARED_FOLDERS = (Path("/tmp"), Path(__file__).resolve().parents[1])  # noqa: S108
 # uv's cache for the roots, in the host's /tmp, the mount the renders are on: from a cache on
 # another mount uv can only copy each environment, not hard-link it (with the copies, a CI run's
 # system time went from 5 to 13 minutes).
-UV_CACHE = Path("/tmp/kiln-uv-cache")  # noqa: S108 - shared with the host on purpose
+UV_CACHE = Path("/tmp/kiln-uv-cache")  # noqa: S108 - a cache by name, shared on purpose
 INSIDE_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
 
 
@@ -71,6 +72,8 @@ def main(arguments: Sequence[str]) -> None:
         sys.exit("usage: python -m kiln_tools.in_root ROOT WORKDIR COMMAND...")
     root, workdir, command = Path(arguments[0]), Path(arguments[1]).resolve(), arguments[2:]
     enter(root, workdir)
+    # S606 (a process started without a shell): exec is the point, the command replaces this one
+    # so a signal sent to it lands; the command is the caller's own, not outside input.
     os.execvpe(command[0], list(command), inside_environment(os.environ))  # noqa: S606
 
 

@@ -33,6 +33,8 @@ ROOT_PACKAGES = ("ca-certificates", "git")
 PROVISIONED_MARKER = ".kiln-provisioned"
 # chroot and debootstrap live in sbin, which a user's PATH may lack.
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Every interpreter pyenv holds on CI's machines, visible at once (`.ci/run` exports the same).
+PYENV_VERSIONS = "3.11.7:3.12.1:3.13.0"
 
 
 class MissingPythonError(AssertionError):
@@ -65,7 +67,7 @@ def on_host(version: str) -> bool:
     """uv finds the interpreter here without downloading one (pyenv's included)."""
     environment = {
         **{k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "UV_PYTHON"}},
-        "PYENV_VERSION": os.environ.get("PYENV_VERSION", "3.11.7:3.12.1:3.13.0"),
+        "PYENV_VERSION": os.environ.get("PYENV_VERSION", PYENV_VERSIONS),
         "UV_PYTHON_DOWNLOADS": "never",
     }
     found = subprocess.run(

@@ -57,7 +57,7 @@ def runtime_dir() -> Path:
 
 def project_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     environment = {k: v for k, v in os.environ.items() if k not in LEAKY_VARIABLES}
-    environment.setdefault("PYENV_VERSION", "3.11.7:3.12.1:3.13.0")
+    environment.setdefault("PYENV_VERSION", pythons.PYENV_VERSIONS)
     environment["UV_PYTHON_DOWNLOADS"] = "never"
     environment["XDG_RUNTIME_DIR"] = str(runtime_dir())
     environment.update(extra or {})
