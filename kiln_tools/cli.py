@@ -22,7 +22,7 @@ from kiln_tools.bench import (
 )
 from kiln_tools.matrix import Combination, dimensions, full_matrix, pairwise, select
 from kiln_tools.rendering import render, snapshot_template
-from kiln_tools.steps import STEPS, Build, Workshop, check_many
+from kiln_tools.steps import Build, Workshop, check_many, step_table
 from kiln_tools.tooling import project_environment
 
 app = typer.Typer(no_args_is_help=True, help=__doc__)
@@ -102,20 +102,11 @@ def check_combinations(
 
 
 def _table(chosen: list[Combination], results: Results, wall: float) -> None:
-    names = ["render", *(name for name, _ in STEPS)]
-    typer.echo("\n" + f"{'combination':32}" + "".join(f"{name:>11}" for name in names) + "  result")
-    totals = dict.fromkeys(names, 0.0)
+    rows = []
     for combination in chosen:
         build, outcome = results.get(combination.id, (None, "not run"))
-        durations = build.durations if build else {}
-        for name in names:
-            totals[name] += durations.get(name, 0.0)
-        cells = "".join(
-            f"{durations[name]:>10.1f}s" if name in durations else f"{'-':>11}" for name in names
-        )
-        typer.echo(f"{combination.id:32}{cells}  {outcome}")
-    typer.echo(f"{'total (step time)':32}" + "".join(f"{totals[name]:>10.1f}s" for name in names))
-    typer.echo(f"wall clock: {wall:.1f}s for {len(chosen)} combination(s)")
+        rows.append((combination.id, build.durations if build else {}, outcome))
+    typer.echo("\n" + "\n".join(step_table(rows, wall)))
 
 
 @app.command("render")

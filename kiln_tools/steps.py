@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from kiln_tools import checks
-from kiln_tools.matrix import Combination, Dimension, trace_problems
+from kiln_tools.matrix import Combination, Dimension, python_versions, trace_problems
 from kiln_tools.rendering import render, snapshot_template
 from kiln_tools.tooling import (
     DatabaseUrl,
@@ -209,6 +209,30 @@ STEPS: list[tuple[str, Callable[[Build], None]]] = [
 ]
 
 
+def step_table(rows: Sequence[tuple[str, Mapping[str, float], str]], wall: float) -> list[str]:
+    """Lines of a table of each combination's step times, `rows` as (id, durations, outcome).
+
+    Printed after every matrix run, by `kiln matrix check` and by pytest, so a CI log shows
+    where its time went.
+    """
+    names = ["render", *(name for name, _ in STEPS)]
+    width = max([32, *(len(combination_id) + 1 for combination_id, _, _ in rows)])
+    columns = {name: max(11, len(name) + 2) for name in names}
+    lines = [f"{'combination':{width}}" + "".join(f"{n:>{columns[n]}}" for n in names) + "  result"]
+    totals = dict.fromkeys(names, 0.0)
+    for combination_id, durations, outcome in rows:
+        cells = ""
+        for name in names:
+            totals[name] += durations.get(name, 0.0)
+            cell = f"{durations[name]:.1f}s" if name in durations else "-"
+            cells += f"{cell:>{columns[name]}}"
+        lines.append(f"{combination_id:{width}}{cells}  {outcome}")
+    total_cells = "".join(f"{f'{totals[n]:.1f}s':>{columns[n]}}" for n in names)
+    lines.append(f"{'total (step time)':{width}}{total_cells}")
+    lines.append(f"wall clock: {wall:.1f}s for {len(rows)} combination(s)")
+    return lines
+
+
 class Workshop:
     """Renders each combination once (from one snapshot of the template) into a private folder.
 
@@ -263,6 +287,10 @@ class Workshop:
             build.durations["render"] = time.perf_counter() - started
             self._builds[combination.id] = build
         return self._builds[combination.id]
+
+    def built(self, combination_id: str) -> Build | None:
+        """The build of that id, if it was rendered in this workshop."""
+        return self._builds.get(combination_id)
 
     def close(self) -> None:
         for build in self._builds.values():
@@ -322,5 +350,22 @@ def check_many(
         return None
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        outcomes = pool.map(one, chosen)
-        return dict(zip((combination.id for combination in chosen), outcomes, strict=True))
+        order = longest_first(chosen, dims)
+        outcomes = dict(zip((c.id for c in order), pool.map(one, order), strict=True))
+        return {combination.id: outcomes[combination.id] for combination in chosen}
+
+
+def longest_first(chosen: Sequence[Combination], dims: Sequence[Dimension]) -> list[Combination]:
+    """The order to start them in: the likely longest first, so that a run does not end with one
+    long suite alone on the cores. A Python other than the default measures coverage with the C
+    tracer (about twice the CPU); each feature turned on brings tests of its own."""
+    _, default_python = python_versions()
+
+    def cost(combination: Combination) -> tuple[bool, int]:
+        python = str(combination.answers.get("python_version", default_python))
+        features_on = sum(
+            combination.answers.get(d.name, d.default) not in (False, "none") for d in dims
+        )
+        return python != default_python, features_on
+
+    return sorted(chosen, key=cost, reverse=True)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from kiln_tools.matrix import Combination, dimensions, full_matrix, pairwise
 from kiln_tools.rendering import snapshot_template
-from kiln_tools.steps import Workshop, check_many
+from kiln_tools.steps import Workshop, check_many, step_table
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -68,6 +70,36 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 type MatrixOutcomes = dict[str, str | None]
 
 
+@dataclass
+class MatrixRun:
+    workshop: Workshop
+    chosen: list[Combination]
+    outcomes: Future[MatrixOutcomes]
+    started: float
+
+
+matrix_run_key = pytest.StashKey[MatrixRun]()
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """Each combination's step times, so CI's log shows where the matrix spent its time."""
+    run = config.stash.get(matrix_run_key, None)
+    if run is None or not run.outcomes.done() or run.outcomes.exception() is not None:
+        return
+    outcomes = run.outcomes.result()
+    rows = []
+    for combination in run.chosen:
+        build = run.workshop.built(combination.id)
+        outcome = outcomes.get(combination.id, "not run")
+        verdict = "passed" if outcome is None else "failed"
+        rows.append((combination.id, build.durations if build else {}, verdict))
+    terminalreporter.section("matrix step times")
+    for line in step_table(rows, time.perf_counter() - run.started):
+        terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def matrix_run(request: pytest.FixtureRequest) -> Iterator[Future[MatrixOutcomes] | None]:
     """Every combination selected in this session, checked `--matrix-jobs` at a time in a thread
@@ -83,8 +115,11 @@ def matrix_run(request: pytest.FixtureRequest) -> Iterator[Future[MatrixOutcomes
         return
     workshop: Workshop = request.getfixturevalue("workshop")
     jobs = request.config.getoption("matrix_jobs")
+    started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="matrix") as runner:
-        yield runner.submit(check_many, workshop, chosen, dimensions(), jobs=jobs)
+        outcomes = runner.submit(check_many, workshop, chosen, dimensions(), jobs=jobs)
+        request.config.stash[matrix_run_key] = MatrixRun(workshop, chosen, outcomes, started)
+        yield outcomes
 
 
 @pytest.fixture(scope="session")
