@@ -357,15 +357,24 @@ def check_many(
 
 def longest_first(chosen: Sequence[Combination], dims: Sequence[Dimension]) -> list[Combination]:
     """The order to start them in: the likely longest first, so that a run does not end with one
-    long suite alone on the cores. A Python other than the default measures coverage with the C
-    tracer (about twice the CPU); each feature turned on brings tests of its own."""
+    long suite alone on the cores.
+
+    Weights from CI's table of step times (docs/development.md): a Python other than the default
+    measures coverage with the C tracer (its suites took 120-500 s, against 43-245 s); a choice
+    other than `none` (a task queue: workers, the slowest tests) added about 80 s to a suite, and
+    each yes/no flag 15-40 s.
+    """
     _, default_python = python_versions()
 
     def cost(combination: Combination) -> tuple[bool, int]:
         python = str(combination.answers.get("python_version", default_python))
-        features_on = sum(
-            combination.answers.get(d.name, d.default) not in (False, "none") for d in dims
-        )
-        return python != default_python, features_on
+        weight = 0
+        for dimension in dims:
+            value = combination.answers.get(dimension.name, dimension.default)
+            if value is True:
+                weight += 1
+            elif isinstance(value, str) and value != "none":
+                weight += 3
+        return python != default_python, weight
 
     return sorted(chosen, key=cost, reverse=True)
