@@ -80,16 +80,27 @@ def run(
     env: Mapping[str, str] | None = None,
     timeout: float = 900,
 ) -> subprocess.CompletedProcess[str]:
-    """Run a command in the project; fail with its output when it fails."""
-    completed = subprocess.run(
-        project_command(project, command),
-        cwd=project,
-        env=project_environment(env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    """Run a command in the project; fail with its output when it fails or outlasts `timeout`.
+
+    Both are an `AssertionError`, so that the matrix records one combination's failure and goes
+    on with the others.
+    """
+    try:
+        completed = subprocess.run(
+            project_command(project, command),
+            cwd=project,
+            env=project_environment(env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as expired:
+        # On a timeout, Python hands over what was read so far as bytes, even with text=True.
+        output = expired.output or b""
+        text = output.decode(errors="replace") if isinstance(output, bytes) else output
+        message = f"{' '.join(command)} did not finish within {timeout:.0f} s:\n{text[-6000:]}"
+        raise AssertionError(message) from None
     assert completed.returncode == 0, (
         f"{' '.join(command)} failed ({completed.returncode}):\n"
         f"{_failures(completed.stdout)}{completed.stdout[-6000:]}\n{completed.stderr[-6000:]}"

@@ -26,9 +26,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--matrix-jobs",
         type=int,
-        default=4,
-        help="combinations checked at once (default 4: on 2 cores the suites wait on workers, "
-        "sockets and sleeps; two at once left the cores 30 % idle, three 22 %)",
+        default=3,
+        help="combinations checked at once (default 3: on 2 cores the suites wait on workers, "
+        "sockets and sleeps, and two at once left the cores 30 % idle; at four, a sample's "
+        "suite on the C tracer outlasted 900 s)",
     )
 
 
