@@ -18,10 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import copier
+import yaml
 from packaging.version import InvalidVersion, Version
 
 from kiln_tools import pythons
-from kiln_tools.rendering import _RENDER_LOCK, DEFAULT_ANSWERS, REPO_ROOT, snapshot_template
+from kiln_tools.rendering import (
+    _RENDER_LOCK,
+    DEFAULT_ANSWERS,
+    REPO_ROOT,
+    after_update_commands,
+    copy_tasks,
+    snapshot_template,
+)
 from kiln_tools.tooling import run
 
 # Commits made here carry a fixed identity, whatever the machine's git configuration says.
@@ -108,9 +116,10 @@ class TemplateReleases:
     def copy(self, tag: str, destination: Path, answers: Mapping[str, Any]) -> Path:
         """`copier copy` of a release into a new git repository, committed as a user would.
 
-        Copier runs the tasks here, on the host: the answers name a Python the host has."""
+        Copier runs its tasks on the host; for a Python the host lacks, they run afterwards in
+        that Python's root, as Kiln runs every command of such a project."""
         version = str(answers.get("python_version") or pythons.default())
-        assert pythons.on_host(version), f"copier's tasks cannot run on this host for {version}"
+        tasks_on_host = pythons.runs_on_host(version)
         with _RENDER_LOCK:
             copier.run_copy(
                 str(self.root),
@@ -119,16 +128,25 @@ class TemplateReleases:
                 vcs_ref=tag,
                 defaults=True,
                 unsafe=True,
+                skip_tasks=not tasks_on_host,
                 quiet=True,
                 settings=copier.Settings(),
             )
+        if not tasks_on_host:
+            for task in copy_tasks(git(self.root, "show", f"{tag}:copier.yml")):
+                run(destination, "sh", "-c", task)
         git(destination, "init", "--quiet", "--initial-branch=main")
         commit_all(destination, "Render from Kiln")
         return destination
 
 
 def update(project: Path, tag: str, data: Mapping[str, Any] | None = None) -> None:
-    """`copier update --trust --skip-answered --defaults [--data ...]` to a release."""
+    """`copier update --trust --skip-answered --defaults [--data ...]` to a release.
+
+    Copier runs the release's migrations on the host. For a Python the host lacks, `uv lock`
+    there finds no interpreter (the migration says so and goes on), so the after-update commands
+    run again in that Python's root, as on a machine that has it.
+    """
     with _RENDER_LOCK:
         copier.run_update(
             str(project),
@@ -141,6 +159,10 @@ def update(project: Path, tag: str, data: Mapping[str, Any] | None = None) -> No
             quiet=True,
             settings=copier.Settings(),
         )
+    if not pythons.runs_on_host(pythons.project_version(project)):
+        template = Path(yaml.safe_load((project / ".copier-answers.yml").read_text())["_src_path"])
+        for command in after_update_commands(git(template, "show", f"{tag}:copier.yml")):
+            run(project, "sh", "-c", command)
 
 
 def commit_all(project: Path, message: str) -> None:

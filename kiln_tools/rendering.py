@@ -66,19 +66,32 @@ def render(
             settings=copier.Settings(),
         )
     if run_tasks and not tasks_on_host:
-        for task in copy_tasks(template):
+        for task in copy_tasks((template / "copier.yml").read_text()):
             tooling.run(destination, "sh", "-c", task)
     return destination
 
 
-def copy_tasks(template: Path) -> list[str]:
+def copy_tasks(copier_yml: str) -> list[str]:
     """The command lines copier.yml's `_tasks` run after `copier copy`, as copier runs them: a
     string through the shell, when its `when` renders true for a copy."""
-    tasks = yaml.safe_load((template / "copier.yml").read_text())["_tasks"]
+    tasks = yaml.safe_load(copier_yml)["_tasks"]
+    return _commands(tasks, {"_copier_operation": "copy"})
+
+
+def after_update_commands(copier_yml: str) -> list[str]:
+    """The command lines of `_migrations` that copier runs after every `copier update`."""
+    migrations = yaml.safe_load(copier_yml).get("_migrations", [])
+    chosen = _commands(migrations, {"_stage": "after"})
+    versioned = [m for m in migrations if "version" in m and m["command"] in chosen]
+    assert not versioned, f"an after-stage migration Kiln cannot tell applies: {versioned}"
+    return chosen
+
+
+def _commands(tasks: list[dict[str, object]], context: Mapping[str, str]) -> list[str]:
     chosen = []
     for task in tasks:
         when = jinja2.Environment(autoescape=True).from_string(str(task.get("when", "true")))
-        if when.render(_copier_operation="copy").strip().lower() == "true":
+        if when.render(**context).strip().lower() == "true":
             command = task["command"]
             assert isinstance(command, str), f"not a command line: {task}"
             assert "{{" not in command, f"a command line Kiln would have to render: {task}"

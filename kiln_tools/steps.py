@@ -16,7 +16,7 @@ import threading
 import time
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -323,39 +323,70 @@ def check(build: Build, *, on_step: Callable[[str, float, bool], None] | None = 
             on_step(name, build.durations[name], True)
 
 
+class Capacity:
+    """How many combinations may be checked at once: a limit a run may raise as it goes (when the
+    tests beside the matrix are done, their cores are the matrix's)."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._running = 0
+        self._changed = threading.Condition()
+
+    def raise_to(self, limit: int) -> None:
+        with self._changed:
+            self._limit = max(self._limit, limit)
+            self._changed.notify_all()
+
+    def acquire(self) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: self._running < self._limit)
+            self._running += 1
+
+    def release(self) -> None:
+        with self._changed:
+            self._running -= 1
+            self._changed.notify_all()
+
+
 def check_many(
     workshop: Workshop,
     chosen: Sequence[Combination],
     dims: list[Dimension],
     *,
-    jobs: int,
+    jobs: int | Capacity,
     on_step: Callable[[str, str, float, bool], None] | None = None,
 ) -> dict[str, str | None]:
     """Check combinations `jobs` at a time; each id maps to None (passed) or why it failed.
 
-    The steps mostly wait on subprocesses and PostgreSQL, so threads keep the cores busy.
+    The steps mostly wait on subprocesses and PostgreSQL, so threads keep the cores busy. They
+    start in `longest_first` order, each as soon as the capacity has room.
     """
+    capacity = jobs if isinstance(jobs, Capacity) else Capacity(jobs)
 
     def one(combination: Combination) -> str | None:
-        build = workshop.build(combination, dims)
-        if on_step is None:
-            progress = None
-        else:
-            on_step(combination.id, "render", build.durations["render"], True)
-
-            def progress(step: str, seconds: float, ok: bool) -> None:
-                on_step(combination.id, step, seconds, ok)
-
         try:
+            build = workshop.build(combination, dims)
+            if on_step is None:
+                progress = None
+            else:
+                on_step(combination.id, "render", build.durations["render"], True)
+
+                def progress(step: str, seconds: float, ok: bool) -> None:
+                    on_step(combination.id, step, seconds, ok)
+
             check(build, on_step=progress)
         except AssertionError as failure:
             return str(failure)
+        finally:
+            capacity.release()
         return None
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        order = longest_first(chosen, dims)
-        outcomes = dict(zip((c.id for c in order), pool.map(one, order), strict=True))
-        return {combination.id: outcomes[combination.id] for combination in chosen}
+    started: dict[str, Future[str | None]] = {}
+    with ThreadPoolExecutor(max_workers=max(len(chosen), 1)) as pool:
+        for combination in longest_first(chosen, dims):
+            capacity.acquire()
+            started[combination.id] = pool.submit(one, combination)
+    return {combination.id: started[combination.id].result() for combination in chosen}
 
 
 def longest_first(chosen: Sequence[Combination], dims: Sequence[Dimension]) -> list[Combination]:

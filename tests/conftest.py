@@ -12,7 +12,7 @@ import pytest
 
 from kiln_tools.matrix import Combination, dimensions, full_matrix, pairwise
 from kiln_tools.rendering import snapshot_template
-from kiln_tools.steps import Workshop, check_many, step_table
+from kiln_tools.steps import Capacity, Workshop, check_many, step_table
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -27,9 +27,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--matrix-jobs",
         type=int,
         default=3,
-        help="combinations checked at once (default 3: on 2 cores the suites wait on workers, "
-        "sockets and sleeps, and two at once left the cores 30 % idle; at four, a sample's "
-        "suite on the C tracer outlasted 900 s)",
+        help="combinations checked at once while the other tests run beside them (default 3: on "
+        "2 cores the suites wait on workers, sockets and sleeps, and two at once left the cores "
+        "30 %% idle; four beside the update tests took a sample's suite past 900 s)",
+    )
+    parser.addoption(
+        "--matrix-jobs-alone",
+        type=int,
+        default=4,
+        help="combinations checked at once once the other tests are done (default 4)",
     )
 
 
@@ -75,6 +81,7 @@ type MatrixOutcomes = dict[str, str | None]
 class MatrixRun:
     workshop: Workshop
     chosen: list[Combination]
+    capacity: Capacity
     outcomes: Future[MatrixOutcomes]
     started: float
 
@@ -105,7 +112,8 @@ def pytest_terminal_summary(
 def matrix_run(request: pytest.FixtureRequest) -> Iterator[Future[MatrixOutcomes] | None]:
     """Every combination selected in this session, checked `--matrix-jobs` at a time in a thread
     started before the first test. The other tests run meanwhile: on their own they kept one core
-    of the two busy at most, for a quarter of the run."""
+    of the two busy at most, for a quarter of the run. Once they are done, `--matrix-jobs-alone`
+    at a time (`matrix_outcomes`)."""
     chosen: list[Combination] = [
         item.callspec.params["combination"]
         for item in request.session.items
@@ -115,16 +123,21 @@ def matrix_run(request: pytest.FixtureRequest) -> Iterator[Future[MatrixOutcomes
         yield None
         return
     workshop: Workshop = request.getfixturevalue("workshop")
-    jobs = request.config.getoption("matrix_jobs")
+    capacity = Capacity(request.config.getoption("matrix_jobs"))
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="matrix") as runner:
-        outcomes = runner.submit(check_many, workshop, chosen, dimensions(), jobs=jobs)
-        request.config.stash[matrix_run_key] = MatrixRun(workshop, chosen, outcomes, started)
+        outcomes = runner.submit(check_many, workshop, chosen, dimensions(), jobs=capacity)
+        run = MatrixRun(workshop, chosen, capacity, outcomes, started)
+        request.config.stash[matrix_run_key] = run
         yield outcomes
 
 
 @pytest.fixture(scope="session")
-def matrix_outcomes(matrix_run: Future[MatrixOutcomes] | None) -> MatrixOutcomes:
-    """Each combination's outcome (None: passed), once the whole matrix has run."""
-    assert matrix_run is not None
-    return matrix_run.result()
+def matrix_outcomes(request: pytest.FixtureRequest) -> MatrixOutcomes:
+    """Each combination's outcome (None: passed), once the whole matrix has run.
+
+    The matrix's tests come last, so the first to ask means the other tests are done.
+    """
+    run = request.config.stash[matrix_run_key]
+    run.capacity.raise_to(request.config.getoption("matrix_jobs_alone"))
+    return run.outcomes.result()

@@ -1,8 +1,10 @@
-"""The matrix machinery on a synthetic questionnaire: dimensions, ids, pairwise, traces."""
+"""The matrix machinery on a synthetic questionnaire: dimensions, ids, pairwise, traces; and the
+capacity that says how many combinations run at once."""
 
 from __future__ import annotations
 
 import itertools
+import threading
 from pathlib import Path
 
 import yaml
@@ -17,6 +19,7 @@ from kiln_tools.matrix import (
     select,
     trace_problems,
 )
+from kiln_tools.steps import Capacity
 
 QUESTIONS = yaml.safe_load("""
 project_name: {type: str}
@@ -100,3 +103,23 @@ def test_a_computed_value_is_traced_by_what_the_answers_make_it(tmp_path: Path) 
 def test_the_real_questionnaire_gives_a_default_combination() -> None:
     dims = dimensions(load_questions())
     assert default_combination(dims) in combinations(dims)
+
+
+def test_a_raised_capacity_lets_the_waiting_combinations_start() -> None:
+    capacity = Capacity(1)
+    capacity.acquire()
+    started = threading.Semaphore(0)
+
+    def start() -> None:
+        capacity.acquire()
+        started.release()
+
+    for _ in range(2):
+        threading.Thread(target=start, daemon=True).start()
+    assert not started.acquire(timeout=0.2)
+
+    capacity.raise_to(2)
+    assert started.acquire(timeout=5)
+    assert not started.acquire(timeout=0.2)
+    capacity.release()
+    assert started.acquire(timeout=5)

@@ -23,7 +23,7 @@ from kiln_tools.matrix import (
     full_matrix,
     select,
 )
-from kiln_tools.rendering import REPO_ROOT, copy_tasks
+from kiln_tools.rendering import REPO_ROOT, after_update_commands, copy_tasks
 from kiln_tools.tooling import project_command
 
 NEVER_OFFERED = "3.99"  # a version no host has and no root is built for
@@ -108,15 +108,28 @@ def test_a_missing_project_folder_is_refused(tmp_path: Path) -> None:
     assert "is not a folder" in completed.stderr
 
 
-def test_copier_tasks_for_a_copy_are_those_whose_when_says_copy(tmp_path: Path) -> None:
+def test_copier_tasks_for_a_copy_are_those_whose_when_says_copy() -> None:
     tasks = [
         {"command": "uv lock --quiet", "when": "{{ _copier_operation == 'copy' }}"},
         {"command": "echo updated", "when": "{{ _copier_operation == 'update' }}"},
         {"command": "echo always"},
     ]
-    (tmp_path / "copier.yml").write_text(yaml.safe_dump({"_tasks": tasks}))
-    assert copy_tasks(tmp_path) == ["uv lock --quiet", "echo always"]
-    assert copy_tasks(REPO_ROOT) == ["uv lock --quiet"]
+    assert copy_tasks(yaml.safe_dump({"_tasks": tasks})) == ["uv lock --quiet", "echo always"]
+    assert copy_tasks((REPO_ROOT / "copier.yml").read_text()) == ["uv lock --quiet"]
+
+
+def test_after_update_commands_are_the_migrations_whose_when_says_after() -> None:
+    migrations = [
+        {"command": "echo before", "when": "{{ _stage == 'before' }}"},
+        {"command": "uv lock --quiet", "when": "{{ _stage == 'after' }}"},
+        {"command": "echo every stage"},
+    ]
+    chosen = after_update_commands(yaml.safe_dump({"_migrations": migrations}))
+    assert chosen == ["uv lock --quiet", "echo every stage"]
+    assert after_update_commands((REPO_ROOT / "copier.yml").read_text()) == [
+        'uv lock --quiet || echo "Kiln: uv.lock is not refreshed. Resolve pyproject.toml, then run:'
+        ' uv lock" >&2'
+    ]
 
 
 def test_the_matrix_runs_every_combination_on_the_default_and_samples_the_others() -> None:
