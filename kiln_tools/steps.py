@@ -6,6 +6,7 @@ raises `AssertionError` with the command's output.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -89,8 +90,27 @@ def lint(build: Build) -> None:
 
 
 def types(build: Build) -> None:
-    output = run(build.project, "uv", "run", "mypy", "--cache-dir", str(mypy_cache(build))).stdout
+    cache = mypy_cache(build)
+    with exclusive(cache.with_name(f"{cache.name}.lock")):
+        output = run(build.project, "uv", "run", "mypy", "--cache-dir", str(cache)).stdout
     assert "Success: no issues found" in output, output
+
+
+@contextmanager
+def exclusive(lock_file: Path) -> Iterator[None]:
+    """One holder at a time, across threads and processes.
+
+    Around a shared mypy cache: mypy reads a module's entry from several files at different
+    times, and a run that rewrites them meanwhile (for another render's module of that name)
+    hands it the other render's types: four at once, CI saw an auth render's `Document` without
+    its `owner_id`.
+    """
+    with lock_file.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def mypy_cache(build: Build) -> Path:

@@ -1,5 +1,5 @@
-"""The matrix machinery on a synthetic questionnaire: dimensions, ids, pairwise, traces; and the
-capacity that says how many combinations run at once."""
+"""The matrix machinery on a synthetic questionnaire: dimensions, ids, pairwise, traces; the
+capacity that says how many combinations run at once, and the lock around a shared cache."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from kiln_tools.matrix import (
     select,
     trace_problems,
 )
-from kiln_tools.steps import Capacity
+from kiln_tools.steps import Capacity, exclusive
 
 QUESTIONS = yaml.safe_load("""
 project_name: {type: str}
@@ -123,3 +123,19 @@ def test_a_raised_capacity_lets_the_waiting_combinations_start() -> None:
     assert not started.acquire(timeout=0.2)
     capacity.release()
     assert started.acquire(timeout=5)
+
+
+def test_a_shared_cache_has_one_user_at_a_time(tmp_path: Path) -> None:
+    lock_file = tmp_path / "cache.lock"
+    entered = threading.Event()
+
+    def enter() -> None:
+        with exclusive(lock_file):
+            entered.set()
+
+    with exclusive(lock_file):
+        other = threading.Thread(target=enter, daemon=True)
+        other.start()
+        assert not entered.wait(0.2)
+    assert entered.wait(5)
+    other.join(5)
