@@ -65,7 +65,8 @@ def list_combinations(
 def check_combinations(
     only: OnlyOption = None,
     flag: FlagOption = None,
-    jobs: Annotated[int, typer.Option("-j", "--jobs", min=1, help="Combinations at once")] = 3,
+    # As many as `uv run pytest` runs once its other tests are done (`--matrix-jobs-alone`).
+    jobs: Annotated[int, typer.Option("-j", "--jobs", min=1, help="Combinations at once")] = 4,
     pairs: PairwiseOption = False,
 ) -> None:
     """Render, install and prove each chosen combination; a table of step times at the end."""
