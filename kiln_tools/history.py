@@ -27,7 +27,7 @@ from kiln_tools.rendering import (
     DEFAULT_ANSWERS,
     REPO_ROOT,
     after_update_commands,
-    copy_tasks,
+    run_copy_tasks,
     snapshot_template,
 )
 from kiln_tools.tooling import run
@@ -133,8 +133,7 @@ class TemplateReleases:
                 settings=copier.Settings(),
             )
         if not tasks_on_host:
-            for task in copy_tasks(git(self.root, "show", f"{tag}:copier.yml")):
-                run(destination, "sh", "-c", task)
+            run_copy_tasks(git(self.root, "show", f"{tag}:copier.yml"), destination)
         git(destination, "init", "--quiet", "--initial-branch=main")
         commit_all(destination, "Render from Kiln")
         return destination

@@ -47,9 +47,9 @@ def render(
     """`copier copy`, tasks included unless told otherwise. Copier runs its tasks on the host:
     for a Python the host lacks, they run afterwards, in that Python's root, as Kiln runs every
     command of such a project."""
-    # Imported here: tooling's Python lookup reads copier.yml through the matrix, which needs
-    # REPO_ROOT from this module.
-    from kiln_tools import pythons, tooling
+    # Imported here: the Python lookup reads copier.yml through the matrix, which needs REPO_ROOT
+    # from this module.
+    from kiln_tools import pythons
 
     data = {**DEFAULT_ANSWERS, **(answers or {})}
     version = str(data.get("python_version") or pythons.default())
@@ -66,9 +66,16 @@ def render(
             settings=copier.Settings(),
         )
     if run_tasks and not tasks_on_host:
-        for task in copy_tasks((template / "copier.yml").read_text()):
-            tooling.run(destination, "sh", "-c", task)
+        run_copy_tasks((template / "copier.yml").read_text(), destination)
     return destination
+
+
+def run_copy_tasks(copier_yml: str, destination: Path) -> None:
+    """The copy tasks copier skipped on a host without the project's Python, run in its root."""
+    from kiln_tools import tooling  # here, as in `render`: it imports the matrix, which needs us
+
+    for task in copy_tasks(copier_yml):
+        tooling.run(destination, "sh", "-c", task)
 
 
 def copy_tasks(copier_yml: str) -> list[str]:
