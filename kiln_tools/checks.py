@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
+import yaml
+
+from kiln_tools.rendering import rendered_files
+
 TEXT_SUFFIXES = {".py", ".md", ".toml", ".yml", ".yaml", ".ini", ".mako", ".txt", ".example", ""}
-SKIPPED_PARTS = {".venv", ".git", ".devdata", "__pycache__", ".mypy_cache", ".ruff_cache"}
 # Jinja delimiters as a template writes them (GitHub's `${{ }}` expressions are not Jinja).
 STRAY_JINJA = re.compile(r"(?<!\$)\{\{\s|\{%-?\s|\s-?%\}|\{#\s|\s#\}")
 
 
 def text_files(project: Path) -> Iterator[Path]:
-    for path in sorted(project.rglob("*")):
-        relative = path.relative_to(project)
-        if SKIPPED_PARTS & set(relative.parts) or not path.is_file() or path.name == "uv.lock":
-            continue
-        if path.suffix in TEXT_SUFFIXES or path.name.startswith("."):
+    for path in rendered_files(project):
+        if path.name != "uv.lock" and (path.suffix in TEXT_SUFFIXES or path.name.startswith(".")):
             yield path
 
 
@@ -64,4 +66,25 @@ def ruff_problems(project: Path) -> list[str]:
         )
         if completed.returncode:
             problems.append(f"ruff {command[0]}:\n{completed.stdout}{completed.stderr}")
+    return problems
+
+
+def _parse_yaml(text: str) -> object:
+    """Every document of a YAML stream (Kubernetes manifests hold several)."""
+    return list(yaml.safe_load_all(text))
+
+
+def configuration_problems(project: Path) -> list[str]:
+    """Each TOML, JSON and YAML file of a render that does not parse, with the parser's error."""
+    problems = []
+    for path in rendered_files(project):
+        parse = {".toml": tomllib.loads, ".json": json.loads}.get(path.suffix)
+        if path.suffix in {".yml", ".yaml"}:
+            parse = _parse_yaml
+        if parse is None:
+            continue
+        try:
+            parse(path.read_text())
+        except ValueError as error:  # tomllib, json and yaml errors are all ValueErrors
+            problems.append(f"{path.relative_to(project)}: {error}")
     return problems

@@ -1,5 +1,5 @@
 """`kiln`: the maintainer CLI. `kiln matrix list`, `kiln matrix check`, `kiln render ID DEST`,
-`kiln python list|provision|run`, `kiln bench [SCENARIO]...`."""
+`kiln python list|provision|run`, `kiln bench [SCENARIO]...`, `kiln bench-jobs`, `kiln shape`."""
 
 from __future__ import annotations
 
@@ -13,15 +13,12 @@ from typing import Annotated
 import typer
 
 from kiln_tools import pythons
-from kiln_tools.bench import (
-    SCENARIOS,
-    Comparison,
-    phase_percentiles,
-    phase_probe_env,
-    run_scenarios,
-)
+from kiln_tools.bench import report
+from kiln_tools.bench.phases import phase_percentiles, phase_probe_env
+from kiln_tools.bench.scenarios import SCENARIOS, run_scenarios
 from kiln_tools.matrix import Combination, dimensions, full_matrix, pairwise, select
 from kiln_tools.rendering import render, snapshot_template
+from kiln_tools.shape import template_shape
 from kiln_tools.steps import Build, Workshop, check_many, step_table
 from kiln_tools.tooling import project_environment
 
@@ -153,48 +150,30 @@ def bench(
     results = run_scenarios(
         chosen, rounds=rounds, seconds=seconds, connections=connections, service_env=service_env
     )
-    header = f"{'scenario':16} {'side':28} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}"
-    typer.echo(header + f" {'CPU µs/req':>10} {'errors':>6}")
-    for comparison in results:
-        for side in (comparison.subject, comparison.baseline):
-            typer.echo(
-                f"{comparison.name:16} {side.label:28} {side.median(lambda r: r.rate):8.0f}"
-                f" {side.median(lambda r: r.p50_ms):7.2f} {side.median(lambda r: r.p95_ms):7.2f}"
-                f" {side.median(lambda r: r.p99_ms):7.2f} {side.median(lambda r: r.cpu_us):10.0f}"
-                f" {side.errors:6d}"
-            )
+    for line in report.table(results):
+        typer.echo(line)
     typer.echo("")
-    failed = False
-    for comparison in results:
-        ok = comparison.holds(comparison) and not comparison.subject.errors
-        failed = failed or not ok
-        ratios = ", ".join(f"{ratio:.2f}" for ratio in comparison.ratios)
-        typer.echo(
-            f"{comparison.name:16} ratio {comparison.ratio:5.2f} (rounds {ratios})"
-            f"  budget {comparison.budget}: {'holds' if ok else 'MISSED'}"
-        )
+    for line in report.verdicts(results):
+        typer.echo(line)
     if phases is not None:
-        typer.echo(f"\n{'phase (ms)':12} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}")
-        for phase, figures in phase_percentiles(phases).items():
-            typer.echo(f"{phase:12}" + "".join(f" {figure:8.1f}" for figure in figures))
+        for line in report.phase_table(phase_percentiles(phases)):
+            typer.echo(line)
     if save is not None:
-        save.write_text(json.dumps([_figures(comparison) for comparison in results], indent=2))
-    if failed:
+        save.write_text(report.as_json(results))
+    if not all(report.holds(comparison) for comparison in results):
         raise typer.Exit(1)
 
 
-def _figures(comparison: Comparison) -> dict[str, object]:
-    return {
-        "scenario": comparison.name,
-        "budget": comparison.budget,
-        "holds": comparison.holds(comparison),
-        "ratio": comparison.ratio,
-        "ratios": comparison.ratios,
-        "sides": [
-            {"label": side.label, "path": side.path, "rounds": [vars(one) for one in side.rounds]}
-            for side in (comparison.subject, comparison.baseline)
-        ],
-    }
+@app.command("shape")
+def shape() -> None:
+    """The template's Jinja conditionals, counted as issue 23 budgets them (kiln_tools/shape.py)."""
+    counts = template_shape()
+    typer.echo(f"conditionals in main.py:        {counts.main_conditionals:4d}")
+    typer.echo(f"conditionals in template/src:   {counts.conditionals:4d}")
+    typer.echo(f"files naming use_auth:          {counts.use_auth_files:4d}")
+    typer.echo(f"compound conditions:            {counts.compound_conditions:4d}")
+    for condition in counts.compound:
+        typer.echo(f"  {condition}")
 
 
 @python_app.command("list")
@@ -262,6 +241,28 @@ def run_in_python(
     # Replaced, not a child: Ctrl-C and the exit status are the command's own.
     os.chdir(project)
     os.execvpe(argv[0], argv, environment)  # noqa: S606 - the maintainer's own command, by design
+
+
+@app.command("bench-jobs")
+def bench_jobs(
+    queues: Annotated[
+        list[str] | None,
+        typer.Argument(help="Queues, default both: dramatiq, celery", show_default=False),
+    ] = None,
+    jobs: Annotated[int, typer.Option(min=1, help="Jobs per round")] = 300,
+    rounds: Annotated[int, typer.Option(min=1, help="Rounds per queue")] = 3,
+    notes: Annotated[int, typer.Option(min=0, help="Notes each job recounts")] = 10,
+) -> None:
+    """Jobs one worker process finishes per second on one core, for each queue."""
+    from kiln_tools.bench.jobs import WORKER_OPTIONS, measure_queues, table
+
+    chosen = queues or list(WORKER_OPTIONS)
+    unknown = sorted(set(chosen) - set(WORKER_OPTIONS))
+    if unknown:
+        typer.echo(f"unknown queue {', '.join(unknown)}; choose from {', '.join(WORKER_OPTIONS)}")
+        raise typer.Exit(2)
+    for line in table(measure_queues(chosen, jobs=jobs, rounds=rounds, notes=notes)):
+        typer.echo(line)
 
 
 def main() -> None:

@@ -26,7 +26,9 @@ from kiln_tools.rendering import (
     _RENDER_LOCK,
     DEFAULT_ANSWERS,
     REPO_ROOT,
+    SKIPPED_PARTS,
     after_update_commands,
+    rendered_files,
     run_copy_tasks,
     snapshot_template,
 )
@@ -41,7 +43,7 @@ GIT_IDENTITY = {
 }
 # What a project's tree comparison leaves out: git's own data, the installed environment, and
 # .env, whose secret is random on every render (it is git-ignored and never updated).
-UNCOMPARED = {".git", ".venv", ".env", ".devdata", ".mypy_cache", ".ruff_cache", "__pycache__"}
+UNCOMPARED = SKIPPED_PARTS | {".env"}
 CONFLICT_MARKER = re.compile(rb"^(<<<<<<< |>>>>>>> )", re.MULTILINE)
 RELEASE_HEADING = re.compile(r"^## (\d+\.\d+\.\d+)", re.MULTILINE)
 UNRELEASED = re.compile(r"^## Unreleased\n(.*?)(?=^## |\Z)", re.MULTILINE | re.DOTALL)
@@ -172,10 +174,8 @@ def commit_all(project: Path, message: str) -> None:
 def tree(project: Path) -> dict[str, bytes]:
     """Every file of a project by relative path, without the uncompared parts."""
     files: dict[str, bytes] = {}
-    for path in sorted(project.rglob("*")):
-        relative = path.relative_to(project)
-        if path.is_file() and not UNCOMPARED.intersection(relative.parts):
-            files[relative.as_posix()] = path.read_bytes()
+    for path in rendered_files(project, skipped=UNCOMPARED):
+        files[path.relative_to(project).as_posix()] = path.read_bytes()
     return files
 
 

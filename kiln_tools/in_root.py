@@ -12,6 +12,7 @@ Root only (mount namespaces and chroot).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -26,6 +27,9 @@ SHARED_FOLDERS = (Path("/tmp"), Path(__file__).resolve().parents[1])  # noqa: S1
 # system time went from 5 to 13 minutes).
 UV_CACHE = Path("/tmp/kiln-uv-cache")  # noqa: S108 - a cache by name, shared on purpose
 INSIDE_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
+# The host's own tools a render's checks run that no package of the root provides: kubectl (a
+# static binary) renders deploy/kubernetes for tests/deploy.
+HOST_TOOLS = ("kubectl",)
 
 
 def _mount(*arguments: str) -> None:
@@ -50,6 +54,12 @@ def enter(root: Path, workdir: Path) -> None:
         inside = root / folder.relative_to("/")
         inside.mkdir(parents=True, exist_ok=True)
         _mount("--bind", str(folder), str(inside))
+    for tool in HOST_TOOLS:
+        found = shutil.which(tool)
+        if found is not None:
+            inside = root / "usr/local/bin" / tool
+            inside.touch()  # a file to mount on; empty, and hidden, outside this namespace
+            _mount("--bind", os.path.realpath(found), str(inside))
     os.chroot(root)
     os.chdir(workdir)
 

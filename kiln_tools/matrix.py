@@ -30,9 +30,8 @@ from typing import Any
 import jinja2
 import yaml
 
-from kiln_tools.rendering import REPO_ROOT
+from kiln_tools.rendering import REPO_ROOT, rendered_files
 
-SKIPPED_PARTS = {".venv", ".git", ".devdata", "__pycache__", ".mypy_cache", ".ruff_cache"}
 # One name per shape that has broken renders before. Three, a number prime to the sizes of the
 # dimensions (two or three values), so that each name meets every value of every flag.
 PROJECT_NAMES = (
@@ -266,9 +265,8 @@ def _matches(trace_key: Any, chosen: Any) -> bool:
 
 
 def _texts(project: Path) -> Iterable[str]:
-    for path in project.rglob("*"):
-        if path.is_file() and not SKIPPED_PARTS & set(path.relative_to(project).parts):
-            try:
-                yield f"{path.relative_to(project)}\n{path.read_text()}"
-            except UnicodeDecodeError:
-                continue
+    for path in rendered_files(project):
+        try:
+            yield f"{path.relative_to(project)}\n{path.read_text()}"
+        except UnicodeDecodeError:
+            continue

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Set
 from pathlib import Path
 
 import copier
@@ -18,9 +19,25 @@ DEFAULT_ANSWERS: dict[str, object] = {
     "author_name": "Kiln Tests",
     "author_email": "tests@example.com",
 }
+# What a rendered project's walkers skip: what its tools made, not what the template rendered.
+SKIPPED_PARTS = frozenset(
+    {".venv", ".git", ".devdata", "__pycache__", ".mypy_cache", ".ruff_cache"}
+)
 # Copier changes the process's working directory while it renders and runs tasks, and the
 # working directory is shared by every thread: renders in threads must take turns.
 _RENDER_LOCK = threading.Lock()
+
+
+def template_pins() -> dict[str, str]:
+    """The versions the template renders (extensions/kiln.py's PINS), for Kiln's own checks that
+    run the generated project's tools as its CI does."""
+    extension = REPO_ROOT / "extensions" / "kiln.py"
+    spec = importlib.util.spec_from_file_location("kiln_extension", extension)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return dict(module.PINS)
 
 
 def snapshot_template(destination: Path) -> Path:
@@ -35,6 +52,14 @@ def snapshot_template(destination: Path) -> Path:
         else:
             shutil.copy2(source, destination / part)
     return destination
+
+
+def rendered_files(project: Path, *, skipped: Set[str] = SKIPPED_PARTS) -> Iterator[Path]:
+    """Every file of a rendered project, in path order, outside folders named in `skipped`
+    (SKIPPED_PARTS, unless told otherwise): the one walk of a render every check shares."""
+    for path in sorted(project.rglob("*")):
+        if path.is_file() and not skipped.intersection(path.relative_to(project).parts):
+            yield path
 
 
 def render(

@@ -141,7 +141,7 @@ def imports_and_migrations(build: Build) -> None:
         "        importlib.import_module(m.name)\n"
         "print('imported')\n"
         f"from {build.package}.core import migrations\n"
-        f"from {build.package}.core.config import get_settings\n"
+        f"from {build.package}.features import get_settings\n"
         f"from {build.package}.core.embedded import resolve_database_url\n"
         "url = resolve_database_url(get_settings())\n"
         "migrations.upgrade(url)\n"
@@ -207,11 +207,32 @@ def running_service(
         drop_database(database)
 
 
+def checks_deploy(combination: Combination) -> bool:
+    """Whether a combination's suite also runs its deploy checks (tests/deploy).
+
+    The manifests change with the task queue and observability only, and the checks of their
+    settings with auth and the cache too: the default Python's combinations where pgvector is
+    the opposite of auth hold every value of those four, pgvector both ways and the `--defaults`
+    combination, in half the suites.
+    The samples on older Pythons leave them out, since kubectl and the validators read the same
+    YAML on every Python.
+    """
+    answers = combination.answers
+    on_default_python = "python_version" not in answers
+    return on_default_python and answers.get("use_pgvector") != answers.get("use_auth")
+
+
 def suite(build: Build) -> None:
-    """The generated test suite with its coverage gate, against the machine's PostgreSQL."""
+    """The generated test suite with its coverage gate, against the machine's PostgreSQL; where
+    `checks_deploy` says so, its deploy checks with it (each overlay of deploy/kubernetes
+    rendered by kubectl and validated), which docs/deploy.md runs apart, with the `kubernetes`
+    group: one pytest process rather than two saves a start-up of the service's imports."""
+    deploy = checks_deploy(build.combination)
+    selection = ["--group", "kubernetes"] if deploy else []
+    markers = ["-m", "kubernetes or not kubernetes"] if deploy else []
     output = run(
         build.project,
-        "uv", "run", "pytest", "-q", "-p", "no:cacheprovider",
+        "uv", "run", *selection, "pytest", "-q", "-p", "no:cacheprovider", *markers,
         env=build.services,
         # A suite on the C tracer took up to 503 s three at a time in CI, and over 900 s four at
         # a time: the limit catches a hang, not a busy machine.
@@ -219,6 +240,8 @@ def suite(build: Build) -> None:
     ).stdout  # fmt: skip
     assert re.search(r"Required test coverage of \d+(\.\d+)?% reached", output), output[-2000:]
     assert " failed" not in output
+    if deploy:
+        assert " deselected" not in output, output[-2000:]  # the deploy checks ran too
 
 
 STEPS: list[tuple[str, Callable[[Build], None]]] = [

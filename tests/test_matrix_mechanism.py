@@ -19,7 +19,7 @@ from kiln_tools.matrix import (
     select,
     trace_problems,
 )
-from kiln_tools.steps import Capacity, exclusive
+from kiln_tools.steps import Capacity, checks_deploy, exclusive
 
 QUESTIONS = yaml.safe_load("""
 project_name: {type: str}
@@ -103,6 +103,21 @@ def test_a_computed_value_is_traced_by_what_the_answers_make_it(tmp_path: Path) 
 def test_the_real_questionnaire_gives_a_default_combination() -> None:
     dims = dimensions(load_questions())
     assert default_combination(dims) in combinations(dims)
+
+
+def test_the_deploy_checks_run_for_every_shape_of_the_manifests_and_their_settings() -> None:
+    questions = load_questions()
+    dims = dimensions(questions)
+    checked = [combination for combination in combinations(dims) if checks_deploy(combination)]
+    assert len(checked) == len(combinations(dims)) // 2
+    shaping = ("use_auth", "use_cache", "task_queue", "use_observability")
+    shapes = {tuple(combination.answers[name] for name in shaping) for combination in checked}
+    every_shape = itertools.product(
+        *(next(d for d in dims if d.name == name).values for name in shaping)
+    )
+    assert shapes == set(every_shape)
+    assert {combination.answers["use_pgvector"] for combination in checked} == {True, False}
+    assert checks_deploy(default_combination())
 
 
 def test_a_raised_capacity_lets_the_waiting_combinations_start() -> None:

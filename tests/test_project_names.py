@@ -8,13 +8,11 @@ from what the validators accept. `ruff` is Kiln's own, the version the template 
 from __future__ import annotations
 
 import importlib.util
-import json
 import re
 import string
 import subprocess
 import sys
 import tempfile
-import tomllib
 from pathlib import Path
 from types import ModuleType
 
@@ -23,7 +21,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiln_tools.checks import ruff_problems
+from kiln_tools.checks import configuration_problems, ruff_problems
 from kiln_tools.matrix import (
     PROJECT_NAMES,
     Combination,
@@ -103,21 +101,6 @@ def name_error(name: str) -> str:
         or kiln.project_slug_error(slug)
         or kiln.package_name_error(package)
     )
-
-
-def configuration_problems(project: Path) -> list[str]:
-    problems = []
-    for path in project.rglob("*"):
-        parse = {".toml": tomllib.loads, ".json": json.loads}.get(path.suffix)
-        if path.suffix in {".yml", ".yaml"}:
-            parse = yaml.safe_load
-        if parse is None or ".venv" in path.parts:
-            continue
-        try:
-            parse(path.read_text())
-        except ValueError as error:  # tomllib, json and yaml errors are all ValueErrors
-            problems.append(f"{path.relative_to(project)}: {error}")
-    return problems
 
 
 def render_problems(template: Path, destination: Path, answers: dict[str, object]) -> list[str]:

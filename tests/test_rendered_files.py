@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from kiln_tools.checks import blank_line_debris, ruff_problems, stray_jinja
+from kiln_tools.checks import (
+    blank_line_debris,
+    configuration_problems,
+    ruff_problems,
+    stray_jinja,
+)
 from kiln_tools.rendering import REPO_ROOT, render
 
 RENDERS = {
@@ -52,13 +57,7 @@ def test_lint_and_format_clean_as_rendered(project: Path) -> None:
 
 
 def test_configuration_files_parse(project: Path) -> None:
-    import tomllib
-
-    import yaml
-
-    tomllib.loads((project / "pyproject.toml").read_text())
-    for path in [*project.rglob("*.yml"), *project.rglob("*.yaml")]:
-        yaml.safe_load(path.read_text())
+    assert configuration_problems(project) == []
 
 
 def test_embedded_services_on_every_python(project: Path) -> None:

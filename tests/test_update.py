@@ -189,6 +189,22 @@ router = APIRouter(prefix="/build", tags=["build"])
 async def build_label() -> dict[str, str]:
     return {"build": "local"}
 '''
+# As docs/architecture.md says: the CLI imports every feature, so a feature imports its router
+# only when asked.
+USER_FEATURE = f'''"""Our own endpoint, as a feature."""
+
+from {PACKAGE}.core.features import Feature, Routers
+
+
+def routers() -> Routers:
+    from {PACKAGE}.build.routes import router
+    from {PACKAGE}.core.errors import ERROR_RESPONSES
+
+    return [(router, ERROR_RESPONSES)]
+
+
+BUILD_FEATURE = Feature(name="build", routers=routers)
+'''
 USER_TEST = """
 
 def test_outbound_calls_wait_longer_here() -> None:
@@ -196,18 +212,20 @@ def test_outbound_calls_wait_longer_here() -> None:
 """
 USER_ENDPOINT_TEST = f'''"""Our endpoint's test."""
 
-from {PACKAGE}.build import build_label
+from {PACKAGE}.build.routes import build_label
 
 
 async def test_the_build_endpoint_names_the_build() -> None:
     assert await build_label() == {{"build": "local"}}
 '''
 USER_EDITS = {
-    f"src/{PACKAGE}/build.py": ["async def build_label()"],
+    f"src/{PACKAGE}/build/__init__.py": ['"""Which build answers."""'],
+    f"src/{PACKAGE}/build/routes.py": ["async def build_label()"],
+    f"src/{PACKAGE}/build/feature.py": ['BUILD_FEATURE = Feature(name="build", routers=routers)'],
     "tests/unit/test_build.py": ["async def test_the_build_endpoint_names_the_build()"],
-    f"src/{PACKAGE}/api.py": [
-        f"from {PACKAGE}.build import router as build_router",
-        "    (build_router, ERROR_RESPONSES),",
+    f"src/{PACKAGE}/project_features.py": [
+        f"from {PACKAGE}.build.feature import BUILD_FEATURE",
+        "PROJECT_FEATURES: Sequence[Feature] = [BUILD_FEATURE]",
     ],
     CONFIG: ["http_timeout_seconds: float = Field(default=7.5, gt=0)"],
     "tests/unit/test_config.py": ["def test_outbound_calls_wait_longer_here()"],
@@ -218,21 +236,22 @@ USER_EDITS = {
 
 def make_user_edits(project: Path) -> None:
     """A new endpoint, an edited setting, a changed test and an added dependency."""
-    (project / f"src/{PACKAGE}/build.py").write_text(USER_ENDPOINT)
+    package = project / f"src/{PACKAGE}/build"
+    package.mkdir()
+    (package / "__init__.py").write_text('"""Which build answers."""\n')
+    (package / "routes.py").write_text(USER_ENDPOINT)
+    (package / "feature.py").write_text(USER_FEATURE)
     (project / "tests/unit/test_build.py").write_text(USER_ENDPOINT_TEST)
-    api = project / f"src/{PACKAGE}/api.py"
-    lines = api.read_text().splitlines(keepends=True)
-    # Where ruff's isort puts it: among the first-party imports, in module order.
-    first_party = [i for i, line in enumerate(lines) if line.startswith(f"from {PACKAGE}.")]
-    after = [i for i in first_party if lines[i] > f"from {PACKAGE}.build "]
-    import_line = f"from {PACKAGE}.build import router as build_router\n"
-    lines.insert(after[0] if after else first_party[-1] + 1, import_line)
-    # Registered last, in the list every domain router is registered in.
-    closing = lines.index(
-        "]\n", next(i for i, line in enumerate(lines) if line.startswith("API_ROUTERS"))
+    # Registered where the project's own features go, as docs/architecture.md says.
+    features = project / f"src/{PACKAGE}/project_features.py"
+    config_import = f"from {PACKAGE}.core.config import CoreSettings\n"
+    feature_import = f"from {PACKAGE}.build.feature import BUILD_FEATURE\n"
+    edit(features, config_import, f"{feature_import}{config_import}")
+    edit(
+        features,
+        "PROJECT_FEATURES: Sequence[Feature] = []",
+        "PROJECT_FEATURES: Sequence[Feature] = [BUILD_FEATURE]",
     )
-    lines.insert(closing, "    (build_router, ERROR_RESPONSES),\n")
-    api.write_text("".join(lines))
     edit(
         project / CONFIG,
         "http_timeout_seconds: float = Field(default=5.0, gt=0)",
