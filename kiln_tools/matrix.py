@@ -21,7 +21,9 @@ from PROJECT_NAMES, by its place in the product, so each shape of name meets eve
 
 from __future__ import annotations
 
+import functools
 import itertools
+import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,21 +192,76 @@ def full_matrix(dims: Sequence[Dimension] | None = None) -> list[Combination]:
 
 def pairwise(dims: Sequence[Dimension]) -> list[Combination]:
     """A small subset in which every pair of values of two dimensions appears at least once."""
+    return covering(dims, combinations(dims), strength=2)
+
+
+def value_tuples(
+    combination: Combination, dims: Sequence[Dimension], strength: int
+) -> set[tuple[tuple[str, Any], ...]]:
+    """Every `strength` of its answers taken together, as (question, value) pairs."""
+    items = sorted((dimension.name, combination.answers[dimension.name]) for dimension in dims)
+    return set(itertools.combinations(items, min(strength, len(items))))
+
+
+def covering(
+    dims: Sequence[Dimension],
+    candidates: Sequence[Combination],
+    *,
+    strength: int,
+    starting_with: Sequence[Combination] = (),
+    tries: int = 64,
+) -> list[Combination]:
+    """`starting_with`, then the candidates that add the most uncovered value tuples, until
+    every `strength` values of as many dimensions appear together at least once.
+
+    Greedy, with ties broken at random: the smallest of `tries` seeded runs, so the same
+    questionnaire always gives the same subset (for Kiln's, 16 combinations cover every three
+    values where one order of ties gave 18; no fewer than 15 can).
+    """
+    everything = set().union(*(value_tuples(c, dims, strength) for c in candidates))
+    smallest: list[Combination] | None = None
+    for seed in range(tries):
+        ties = random.Random(seed)  # noqa: S311 - an order of ties, not a secret
+        chosen = list(starting_with)
+        uncovered = set(everything)
+        for combination in chosen:
+            uncovered -= value_tuples(combination, dims, strength)
+        while uncovered:
+            best = max(
+                candidates,
+                key=lambda c: (len(value_tuples(c, dims, strength) & uncovered), ties.random()),
+            )
+            chosen.append(best)
+            uncovered -= value_tuples(best, dims, strength)
+        if smallest is None or len(chosen) < len(smallest):
+            smallest = chosen
+    return smallest or list(starting_with)
+
+
+@functools.cache
+def full_suite_ids() -> frozenset[str]:
+    """The default Python's combinations whose whole generated suite the matrix runs: every
+    three flag values together at least once, starting from the three combinations sampled on
+    the other Pythons (`python_samples`).
+
+    Every combination passes the static checks, lint, strict types, its imports, its
+    migrations and a boot of the production server; the suite, most of the matrix's cost (its
+    workers, faults and load), runs in this cover and in every sample on another Python.
+    """
+    dims = dimensions()
     everything = combinations(dims)
-    if len(dims) < 2:
-        return everything
+    # The `--defaults` answers, every flag on and every flag off, as on the other Pythons.
+    samples = {sample.id.split("-", 1)[1] for sample in python_samples(dims, ["0"])}
+    starting_with = [combination for combination in everything if combination.id in samples]
+    chosen = covering(dims, everything, strength=3, starting_with=starting_with)
+    return frozenset(combination.id for combination in chosen)
 
-    def pairs(combination: Combination) -> set[tuple[str, Any, str, Any]]:
-        items = sorted((dimension.name, combination.answers[dimension.name]) for dimension in dims)
-        return {(a, va, b, vb) for (a, va), (b, vb) in itertools.combinations(items, 2)}
 
-    uncovered = set().union(*(pairs(combination) for combination in everything))
-    chosen: list[Combination] = []
-    while uncovered:
-        best = max(everything, key=lambda combination: len(pairs(combination) & uncovered))
-        chosen.append(best)
-        uncovered -= pairs(best)
-    return chosen
+@functools.cache
+def suite_left_out_ids() -> frozenset[str]:
+    """The default Python's combinations outside `full_suite_ids`: whatever else is checked (a
+    sample, a project of the update tests) runs its whole suite."""
+    return frozenset(c.id for c in combinations(dimensions())) - full_suite_ids()
 
 
 def select(

@@ -10,16 +10,19 @@ from pathlib import Path
 import yaml
 
 from kiln_tools.matrix import (
+    Combination,
     Derived,
     combinations,
     default_combination,
     dimensions,
+    full_suite_ids,
     load_questions,
     pairwise,
+    python_samples,
     select,
     trace_problems,
 )
-from kiln_tools.steps import Capacity, checks_deploy, exclusive
+from kiln_tools.steps import Capacity, checks_deploy, exclusive, runs_whole_suite
 
 QUESTIONS = yaml.safe_load("""
 project_name: {type: str}
@@ -118,6 +121,28 @@ def test_the_deploy_checks_run_for_every_shape_of_the_manifests_and_their_settin
     assert shapes == set(every_shape)
     assert {combination.answers["use_pgvector"] for combination in checked} == {True, False}
     assert checks_deploy(default_combination())
+
+
+def test_the_whole_suite_runs_where_every_three_flag_values_meet() -> None:
+    """copier.yml's questionnaire: a third of the combinations, in which any three answers to
+    three questions appear together, the samples' three among them; and every sample."""
+    dims = dimensions()
+    everything = combinations(dims)
+    chosen = [combination for combination in everything if runs_whole_suite(combination)]
+    assert {combination.id for combination in chosen} == full_suite_ids()
+    assert len(chosen) <= len(everything) // 3
+    for three in itertools.combinations(dims, 3):
+        for values in itertools.product(*(dimension.values for dimension in three)):
+            assert any(
+                all(c.answers[d.name] == v for d, v in zip(three, values, strict=True))
+                for c in chosen
+            ), [(d.name, v) for d, v in zip(three, values, strict=True)]
+    sampled = python_samples(dims, ["3.12"])
+    assert all(runs_whole_suite(sample) for sample in sampled)
+    assert {sample.id.removeprefix("py312-") for sample in sampled} <= full_suite_ids()
+    assert default_combination().id in full_suite_ids()
+    # Anything else checked runs it whole: the update tests' projects, the default apart.
+    assert runs_whole_suite(Combination("update-default", default_combination().answers))
 
 
 def test_a_raised_capacity_lets_the_waiting_combinations_start() -> None:
