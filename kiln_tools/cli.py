@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -114,7 +115,10 @@ def render_combination(
 ) -> None:
     """Render one combination of the working tree, to inspect it."""
     (combination,) = _chosen([combination_id], [], pairs=False)
-    template = snapshot_template(destination.parent / f".{destination.name}-template")
+    # Kept beside the render, which records it as its template; an earlier render's is replaced.
+    snapshot = destination.parent / f".{destination.name}-template"
+    shutil.rmtree(snapshot, ignore_errors=True)
+    template = snapshot_template(snapshot)
     render(template, destination, dict(combination.answers))
     typer.echo(f"rendered {combination.id} into {destination}")
 

@@ -28,7 +28,13 @@ import pytest
 
 from kiln_tools.matrix import default_combination_apart, dimensions
 from kiln_tools.steps import Workshop, sync
-from kiln_tools.tooling import free_port, project_environment, run, start_server, wait_for_http
+from kiln_tools.tooling import (
+    free_port,
+    project_environment,
+    run,
+    start_server,
+    wait_until_healthy,
+)
 
 pytestmark = pytest.mark.slow
 PACKAGE = "kiln_demo"
@@ -102,7 +108,7 @@ def test_a_newcomers_first_hour_on_a_bare_machine(project: Path, tmp_path: Path)
         terminals["dev"] = start_server(
             project, ["uv", "run", PACKAGE, "dev", "--port", str(port)], log=logs["dev"]
         )
-        status, body = wait_for_http(f"{base}/health/ready", seconds=90)
+        status, body = wait_until_healthy(f"{base}/health/ready", seconds=90)
         assert status == 200, f"{body!r}\n{output(logs)}"
         # Every dependency is up, the embedded Redis included; not merely "degraded".
         assert json.loads(body)["status"] == "ok", body

@@ -169,8 +169,9 @@ def assert_same_tree(project: Path, expected: Path, *, except_paths: Iterable[st
 
     uv.lock is not compared as bytes: the update's `uv lock` keeps the versions it already held
     where they still fit, and a fresh render takes the newest, so a release of any dependency
-    between the two (CI has seen one) tells them apart. What the template decides must agree:
-    the lock is current for the updated pyproject.toml and holds the release's pin.
+    between the two tells them apart (the likeliest cause of a CI failure on 2026-12-07, which
+    did not happen again here). What the template decides must agree: the lock is current for
+    the updated pyproject.toml and holds the release's pin.
     """
     skipped = {*except_paths, "uv.lock"}
     if "uv.lock" not in except_paths:
