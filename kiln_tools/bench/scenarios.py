@@ -9,6 +9,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from email.message import Message
 
 from kiln_tools.bench.servers import Bench, script_for
 from kiln_tools.bench.wrk import SCRIPTS, Side, find_wrk, measure
@@ -16,7 +17,7 @@ from kiln_tools.steps import Build
 from kiln_tools.tooling import run
 
 # Signs the sync peer's tokens: a benchmark's own, on a throwaway database.
-PEER_SECRET = "kiln-bench-sync-peer-signing-key-not-a-service-secret"  # noqa: S105
+PEER_SECRET = "kiln-bench-sync-peer-signing-key-not-a-service-secret"  # noqa: S105 - not a secret
 
 
 @dataclass
@@ -41,6 +42,22 @@ class Comparison:
         return statistics.median(self.ratios)
 
 
+LOOPBACK = "http://127.0.0.1:"
+
+
+def fetch(
+    url: str,
+    data: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    method: str | None = None,
+) -> tuple[bytes, Message]:
+    """One request to a server the bench started itself: the body and the headers."""
+    assert url.startswith(LOOPBACK), url  # what makes the two calls below safe
+    request = urllib.request.Request(url, data, headers or {}, method=method)  # noqa: S310 - loopback http, asserted
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback http, asserted
+        return response.read(), response.headers
+
+
 def call(
     url: str,
     method: str,
@@ -59,18 +76,14 @@ def call(
     elif body is not None:
         data = json.dumps(body).encode()
         headers["Content-Type"] = "application/json"
-    # Only the bench's own local servers: http://127.0.0.1:<port>.
-    request = urllib.request.Request(url + path, data, headers, method=method)  # noqa: S310
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-        payload = response.read()
+    payload, _ = fetch(url + path, data, headers, method)
     return json.loads(payload) if payload else None
 
 
 def answer(side: Side) -> tuple[object, str | None]:
     """What a side answers its measured request with: the JSON, and the total it reports."""
-    request = urllib.request.Request(side.url + side.path, headers=side.headers)  # noqa: S310
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-        return json.loads(response.read()), response.headers.get("X-Total-Count")
+    payload, headers = fetch(side.url + side.path, headers=side.headers)
+    return json.loads(payload), headers.get("X-Total-Count")
 
 
 def assert_same_answer(subject: Side, peer: Side) -> None:
