@@ -78,6 +78,9 @@ def test_the_probe_module_passes_kiln_s_ruff_as_written(tmp_path: Path) -> None:
     for command in (["check", "--no-fix"], ["format", "--check"]):
         completed = subprocess.run(
             [sys.executable, "-m", "ruff", *command, "--config", config, str(probe)],
+            # Not the process's own: copier, rendering in the matrix's thread meanwhile, moves it
+            # into folders it then deletes, and ruff refuses to start in a missing folder.
+            cwd=REPO_ROOT,
             capture_output=True,
             text=True,
             check=False,
