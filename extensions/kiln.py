@@ -51,6 +51,7 @@ PINS: dict[str, str] = {
     "uvloop": "0.23.0",
     "websockets": "17.4",
     # development
+    "asyncpg-stubs": "0.32.0",
     "bandit": "1.9.4",
     "celery-types": "0.26.0",
     "checkov": "3.3.30",
