@@ -72,12 +72,13 @@ def test_planned_rows_wait_for_a_flag_that_does_not_exist_yet() -> None:
 
 
 # The default render, and one per value a default leaves out (the other task queue, pgvector,
-# no observability).
+# no observability, auth without the cache).
 RENDERS = {
     "default": {},
     "celery": {"task_queue": "celery"},
     "pgvector": {"use_pgvector": True},
     "noobservability": {"use_observability": False},
+    "nocache": {"use_cache": False},
 }
 
 
