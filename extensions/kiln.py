@@ -119,7 +119,8 @@ DEPENDENCY_IMPORT_NAMES = _words(
 # project may not depend on a distribution of its own name.
 DEPENDENCY_DISTRIBUTIONS = _words(
     """
-    argon2-cffi argon2-cffi-bindings boolean-py celery-types cyclonedx-python-lib dnspython
+    argon2-cffi argon2-cffi-bindings asyncpg-stubs boolean-py celery-types cyclonedx-python-lib
+    dnspython
     googleapis-common-protos graphql-core markdown-it-py opentelemetry-api
     opentelemetry-exporter-http-transport
     opentelemetry-exporter-otlp-common opentelemetry-exporter-otlp-proto-common
